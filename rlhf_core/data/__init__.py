@@ -1,0 +1,1 @@
+"""Data: loaders and validation, the synthetic newsroom and its personas, saved datasets."""

@@ -1,0 +1,34 @@
+"""One metrics vocabulary for every trainer, chart and CLI line.
+
+Every training step yields a flat dict with slash-grouped keys. PPO, GRPO, DPO, SFT and the reward
+model use the same names for the same quantities, so one chart function draws them all and the UI
+shows this glossary next to each chart. Bookkeeping keys: `step`, `total_steps`, `epoch`, `time/elapsed_s`.
+"""
+
+from __future__ import annotations
+
+GLOSSARY: dict[str, str] = {
+    "reward/mean": "Mean reward-model score of the sampled headlines (the proxy the policy optimises).",
+    "reward/gold_mean": "Mean score of the same headlines by the hidden gold persona (synthetic data only; never used for training). Proxy up while gold goes down = reward hacking.",
+    "reward/kl_penalised": "Reward minus beta x KL: what PPO actually maximises.",
+    "policy/kl": "KL divergence from the frozen reference (SFT) policy, per completion. Grows as the policy drifts away.",
+    "policy/entropy": "Mean per-token entropy of the policy: falls as generations become more deterministic.",
+    "policy/clipfrac": "Fraction of tokens whose probability ratio was clipped (PPO/GRPO trust region active).",
+    "policy/approx_kl": "Schulman's k3 estimate of KL(old || new) between the sampling and the updated policy.",
+    "policy/beta": "Current KL coefficient (changes only with the adaptive controller).",
+    "loss/policy": "Policy loss (clipped surrogate for PPO/GRPO, -log sigmoid margin for DPO, NLL for SFT).",
+    "loss/value": "Value-head loss (PPO only).",
+    "loss/train": "Training loss of the reward model (or SFT) on the current batch.",
+    "loss/val": "Loss on the held-out validation split.",
+    "completion/length": "Mean generated headline length in tokens.",
+    "dpo/accuracy": "Share of preference pairs where the policy's implicit reward ranks chosen above rejected.",
+    "dpo/margin": "Mean implicit reward margin beta * (log-ratio chosen - log-ratio rejected).",
+    "eval/spearman": "Spearman rank correlation between reward-model scores and human scores on validation data.",
+    "eval/pairwise_accuracy": "Share of held-out preference pairs the reward model orders correctly.",
+    "optim/lr": "Learning rate at this step (after warm-up / decay).",
+}
+
+
+def describe(key: str) -> str:
+    """The glossary entry of a metric key, or an empty string."""
+    return GLOSSARY.get(key, "")
