@@ -1,0 +1,478 @@
+"""Background training jobs: one thread per run, everything a page needs written to disk.
+
+A trainer is a generator `make_iter(run_dir) -> Iterator[dict]` that yields one flat metrics dict
+per step (with `step` and `total_steps`). The runner iterates it in a daemon thread, so a Streamlit
+page never blocks, and keeps the run's whole story in `runs/<run_id>/`:
+
+    config.json     the configuration the run was started with
+    status.json     queued | running | succeeded | failed | cancelled, progress, ETA, error + traceback,
+                    a heartbeat (rewritten every few seconds while the run lives) and the owner process
+    metrics.jsonl   one JSON line per step, flushed as it happens (charts poll it)
+    samples.jsonl   probe headlines (a step's `samples` list), each tagged with its step
+    ...             checkpoints the trainer writes itself (atomically)
+
+Because everything is on disk, a browser refresh re-attaches to a live job (the app keeps one
+JobRunner in `st.cache_resource`) and an app restart still lists past runs. A run whose
+status.json says running/queued, that no live thread of this process owns, and whose heartbeat
+is older than STALE_AFTER_S seconds belongs to a process that died: it is reported `interrupted`.
+
+Cancellation is cooperative: `cancel()` sets an Event that the runner checks before asking the
+generator for its next step; it then calls `generator.close()`, which raises GeneratorExit at the
+trainer's `yield`, so a trainer's `try/finally` can save a checkpoint before the run is marked
+cancelled. Nothing here imports Streamlit and nothing prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from rlhf_core import paths
+from rlhf_core.errors import StudioError
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted",
+)
+LIVE_STATES = (QUEUED, RUNNING)
+STATUS_EVERY_S = 1.0  # status.json is rewritten at most this often between state changes
+HEARTBEAT_EVERY_S = 5.0  # ... and at least this often while a run lives, even inside a slow step
+STALE_AFTER_S = 30.0  # a live-looking run with an older heartbeat belongs to a dead process
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PROCESS_TOKEN = uuid.uuid4().hex  # tells this process's runs from those of another process
+_LIVE: dict[str, "_Job"] = {}  # run_dir -> job, for every live job of this process (all runners)
+_LIVE_LOCK = threading.Lock()
+
+
+@dataclass
+class RunInfo:
+    """What a page shows about one run. Times are Unix seconds (time.time()); eta_s in seconds."""
+
+    id: str
+    kind: str
+    name: str
+    status: str
+    step: int
+    total_steps: int | None
+    progress: float  # 0..1
+    eta_s: float | None
+    created: float | None
+    started: float | None
+    finished: float | None
+    error: str | None
+    traceback: str | None
+    summary: dict | None
+    config: dict
+    run_dir: Path
+    cancel_requested: bool = False
+    heartbeat: float | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATES
+
+
+class _Job:
+    """In-memory state of one live run. `info` is what status.json holds (minus the heartbeat)."""
+
+    def __init__(self, runner: "JobRunner", run_id: str, kind: str, name: str, config: dict,
+                 make_iter: Callable[[Path], Iterator[dict]], run_dir: Path):
+        self.runner, self.id, self.config, self.make_iter, self.run_dir = runner, run_id, config, make_iter, run_dir
+        self.lock = threading.Lock()  # guards `info` and status.json writes
+        self.cancel_event = threading.Event()
+        self.done = threading.Event()
+        self.info: dict[str, Any] = {
+            "id": run_id, "kind": kind, "name": name, "status": QUEUED, "step": 0, "total_steps": None,
+            "progress": 0.0, "eta_s": None, "created": time.time(), "started": None, "finished": None,
+            "error": None, "traceback": None, "summary": None, "cancel_requested": False,
+        }
+        self._last_write = 0.0
+        self._rate_origin: tuple[float, int] | None = None  # (time, step) of the first step seen
+
+    def write_status(self, force: bool = False) -> None:
+        """Rewrite status.json atomically: always when forced (state change), else at most 1/s."""
+        with self.lock:
+            now = time.time()
+            if not force and now - self._last_write < STATUS_EVERY_S:
+                return
+            self._last_write = now
+            record = dict(self.info, heartbeat=now, owner=_PROCESS_TOKEN, pid=os.getpid())
+            paths.atomic_write_json(self.run_dir / "status.json", record)
+
+    def run_info(self) -> RunInfo:
+        with self.lock:
+            info = dict(self.info)
+        return RunInfo(**info, config=self.config, run_dir=self.run_dir, heartbeat=time.time())
+
+
+class JobRunner:
+    """Runs trainer generators in background threads, `max_concurrent` at a time, in order.
+
+    Args:
+        runs_root: folder holding one sub-folder per run (default `paths.runs_dir()`).
+        max_concurrent: how many runs train at once; later ones wait with status `queued`.
+    """
+
+    def __init__(self, runs_root: Path | None = None, max_concurrent: int = 1):
+        if int(max_concurrent) < 1:
+            raise StudioError("max_concurrent must be at least 1.")
+        # resolved, so every runner on one folder names a run's folder (the _LIVE key) the same way
+        self.runs_root = (Path(runs_root) if runs_root is not None else paths.runs_dir()).resolve()
+        self.runs_root.mkdir(parents=True, exist_ok=True)
+        self.max_concurrent = int(max_concurrent)
+        self._lock = threading.RLock()
+        self._pending: deque[_Job] = deque()
+        self._running: dict[str, _Job] = {}
+        self._heartbeat: threading.Thread | None = None
+
+    # ----------------------------------------------------------------------------- submit / cancel
+    def submit(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "") -> str:
+        """Create `runs/<run_id>/`, queue the run and start it as soon as a slot is free.
+
+        Args:
+            kind: run family used in the id and for filtering ("reward", "ppo", ...).
+            config: JSON-able configuration, saved as config.json.
+            make_iter: called in the worker thread with the run folder; returns the step generator.
+            name: a human label for the run list.
+        Returns:
+            The new run id.
+        """
+        if not isinstance(kind, str) or not _SAFE_NAME.match(kind):
+            raise StudioError(f"Job kind {kind!r} must be letters, digits, '.', '_' or '-'.")
+        if not isinstance(config, dict):
+            raise StudioError("A job's config must be a dict.")
+        if not callable(make_iter):
+            raise StudioError("make_iter must be a callable taking the run folder.")
+        run_id = paths.new_run_id(kind)
+        while (self.runs_root / run_id).exists():  # two submits in the same second with the same 4 hex
+            run_id = paths.new_run_id(kind)
+        run_dir = self.runs_root / run_id
+        run_dir.mkdir(parents=True)
+        paths.atomic_write_json(run_dir / "config.json", config)
+        job = _Job(self, run_id, kind, str(name or ""), json.loads(json.dumps(config, default=str)), make_iter, run_dir)
+        with _LIVE_LOCK:  # registered before status.json exists, so no reader ever sees it orphaned
+            _LIVE[str(run_dir)] = job
+        job.write_status(force=True)
+        with self._lock:
+            self._pending.append(job)
+            self._start_heartbeat()
+        self._schedule()
+        return run_id
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a run to stop. A queued run is removed at once; a running one stops before its next
+        step (its generator is closed so its `finally` can save). Returns False if it was not live."""
+        job = self._live_job(run_id)
+        if job is None:
+            self._run_dir(run_id, must_exist=True)
+            return False
+        return job.runner._cancel(job)
+
+    def _cancel(self, job: _Job) -> bool:
+        with self._lock:
+            if job in self._pending:
+                self._pending.remove(job)
+                with job.lock:
+                    job.info.update(status=CANCELLED, finished=time.time(), cancel_requested=True)
+                job.write_status(force=True)
+                self._retire(job)
+                return True
+        with job.lock:
+            if job.info["status"] not in LIVE_STATES:
+                return False
+            job.info["cancel_requested"] = True
+        job.cancel_event.set()
+        job.write_status(force=True)
+        return True
+
+    # ----------------------------------------------------------------------------- the worker
+    def _schedule(self) -> None:
+        """Start queued runs, oldest first, while fewer than max_concurrent are running."""
+        with self._lock:
+            while self._pending and len(self._running) < self.max_concurrent:
+                job = self._pending.popleft()
+                self._running[job.id] = job
+                thread = threading.Thread(target=self._work, args=(job,), name=f"job-{job.id}", daemon=True)
+                thread.start()
+
+    def _work(self, job: _Job) -> None:
+        """Iterate one trainer generator; every outcome ends in a final status.json."""
+        iterator = None
+        final, error, trace = FAILED, None, None
+        try:
+            with job.lock:
+                job.info.update(status=RUNNING, started=time.time())
+            job.write_status(force=True)
+            if job.cancel_event.is_set():  # cancelled between leaving the queue and starting
+                final = CANCELLED
+                return
+            iterator = job.make_iter(job.run_dir)
+            with open(job.run_dir / "metrics.jsonl", "a", encoding="utf-8") as metrics_file:
+                while True:
+                    # 1. cancellation is checked before every step, never in the middle of one
+                    if job.cancel_event.is_set():
+                        _close(iterator)  # runs the trainer's finally (save on exit)
+                        final = CANCELLED
+                        break
+                    # 2. one training step
+                    try:
+                        row = next(iterator)
+                    except StopIteration:
+                        final = SUCCEEDED
+                        break
+                    # 3. record it: metrics line, probe samples, progress and ETA
+                    self._record(job, row, metrics_file)
+        except BaseException as exc:  # noqa: BLE001 - a worker thread must never die silently
+            final, error, trace = FAILED, _one_line(exc), traceback.format_exc()
+            if iterator is not None:  # the failure was ours (e.g. a bad row): let the trainer clean up
+                try:
+                    _close(iterator)
+                except BaseException:  # noqa: BLE001 - the first error is the one to report
+                    pass
+        finally:
+            with job.lock:
+                job.info.update(status=final, finished=time.time(), error=error, traceback=trace)
+                if final == SUCCEEDED:
+                    job.info.update(progress=1.0, eta_s=0.0)
+                else:
+                    job.info["eta_s"] = None
+            try:
+                job.write_status(force=True)
+            finally:
+                with self._lock:
+                    self._running.pop(job.id, None)
+                self._retire(job)
+                self._schedule()
+
+    def _record(self, job: _Job, row: Any, metrics_file) -> None:
+        if not isinstance(row, dict):
+            raise TypeError(f"a training step must yield a dict of metrics, got {type(row).__name__}")
+        row = dict(row)  # never mutate the trainer's dict
+        samples = row.pop("samples", None)
+        summary = row.pop("summary", None)
+        now = time.time()
+        with job.lock:
+            info = job.info
+            if isinstance(row.get("step"), (int, float)):
+                info["step"] = int(row["step"])
+            if isinstance(row.get("total_steps"), (int, float)) and row["total_steps"] > 0:
+                info["total_steps"] = int(row["total_steps"])
+            step, total = info["step"], info["total_steps"]
+            if total:
+                info["progress"] = min(1.0, max(0.0, step / total))
+                info["eta_s"] = self._eta(job, now, step, total)
+            if summary is not None:
+                info["summary"] = json.loads(json.dumps(summary, default=_json_default))
+            elapsed = now - (info["started"] or now)
+        if row:
+            row["time/elapsed_s"] = round(elapsed, 3)
+            metrics_file.write(json.dumps(row, default=_json_default) + "\n")
+            metrics_file.flush()  # a chart polling the file sees the step now, not at the end
+        if samples:
+            with open(job.run_dir / "samples.jsonl", "a", encoding="utf-8") as samples_file:
+                for sample in samples:
+                    tagged = dict(sample, step=step) if isinstance(sample, dict) else {"value": sample, "step": step}
+                    samples_file.write(json.dumps(tagged, default=_json_default) + "\n")
+        job.write_status()
+
+    @staticmethod
+    def _eta(job: _Job, now: float, step: int, total: int) -> float | None:
+        """Seconds left = steps left x seconds per step, measured from the first step seen (so
+        model loading before step 1 does not inflate it); before a second step, from the start."""
+        if job._rate_origin is None:
+            job._rate_origin = (now, step)
+        t0, s0 = job._rate_origin
+        if step > s0:
+            per_step = (now - t0) / (step - s0)
+        elif step > 0 and job.info["started"]:
+            per_step = (now - job.info["started"]) / step
+        else:
+            return None
+        return max(0.0, (total - step) * per_step)
+
+    def _retire(self, job: _Job) -> None:
+        """The job's final status is on disk: forget it in memory and wake anyone waiting."""
+        with _LIVE_LOCK:
+            if _LIVE.get(str(job.run_dir)) is job:
+                del _LIVE[str(job.run_dir)]
+        job.done.set()
+
+    def _start_heartbeat(self) -> None:
+        """One daemon thread per runner refreshes status.json of its live runs every few seconds,
+        so another process can tell a slow step from a dead process. It exits when idle."""
+        if self._heartbeat is not None and self._heartbeat.is_alive():
+            return
+
+        def beat() -> None:
+            while True:
+                time.sleep(HEARTBEAT_EVERY_S)
+                with self._lock:
+                    jobs = list(self._pending) + list(self._running.values())
+                    if not jobs:
+                        self._heartbeat = None
+                        return
+                for job in jobs:
+                    with job.lock:
+                        live = job.info["status"] in LIVE_STATES
+                    if live:
+                        try:
+                            job.write_status(force=True)
+                        except OSError:
+                            pass  # a full disk must not kill the heartbeat; the worker reports it
+
+        self._heartbeat = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    # ----------------------------------------------------------------------------- reading
+    def status(self, run_id: str) -> RunInfo:
+        """The run's state: from memory while this process runs it, else from its status.json."""
+        job = self._live_job(run_id)
+        if job is not None:
+            return job.run_info()
+        info = self._info_from_disk(self._run_dir(run_id, must_exist=True))
+        if info is None:
+            raise StudioError(f"Run {run_id} has no readable status.json.")
+        return info
+
+    def list_runs(self, kind: str | None = None) -> list[RunInfo]:
+        """Every run under runs_root (also those of earlier app sessions), newest first."""
+        runs = []
+        for run_dir in self.runs_root.iterdir() if self.runs_root.exists() else []:
+            if not run_dir.is_dir() or not _SAFE_NAME.match(run_dir.name):
+                continue
+            job = _LIVE.get(str(run_dir))
+            info = job.run_info() if job is not None else self._info_from_disk(run_dir)
+            if info is not None and (kind is None or info.kind == kind):
+                runs.append(info)
+        runs.sort(key=lambda r: (r.created or 0.0, r.id), reverse=True)
+        return runs
+
+    def active_run(self, kind: str | None = None) -> RunInfo | None:
+        """The newest running run (else the oldest queued one) of `kind`, or None."""
+        with self._lock:
+            running = [j.run_info() for j in self._running.values()]
+            queued = [j.run_info() for j in self._pending]
+        running = [r for r in running if kind is None or r.kind == kind]
+        if running:
+            return max(running, key=lambda r: r.created or 0.0)
+        queued = [r for r in queued if kind is None or r.kind == kind]
+        if queued:
+            return queued[0]
+        # a run of another runner (or process) on the same folder
+        for info in self.list_runs(kind):
+            if info.status == RUNNING:
+                return info
+        return None
+
+    def read_metrics(self, run_id: str, since_line: int = 0) -> list[dict]:
+        """Metrics rows from line `since_line` (0-based, counting complete lines) to the end.
+        A half-written last line (the trainer is writing it right now) is left for the next poll."""
+        return _read_jsonl(self._run_dir(run_id, must_exist=True) / "metrics.jsonl", since_line)
+
+    def read_samples(self, run_id: str) -> list[dict]:
+        """Probe headlines the trainer yielded under `samples`, each with the step it came from."""
+        return _read_jsonl(self._run_dir(run_id, must_exist=True) / "samples.jsonl", 0)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
+        """Block until the run is no longer live (for tests and the CLI). Raises TimeoutError."""
+        job = self._live_job(run_id)
+        if job is not None and not job.done.wait(timeout):
+            raise TimeoutError(f"run {run_id} still {job.info['status']} after {timeout} s")
+        return self.status(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a finished run's folder. Refuses while the run is queued or running."""
+        info = self.status(run_id)
+        if info.status in LIVE_STATES:
+            raise StudioError(f"Run {run_id} is still {info.status}; cancel it before deleting it.")
+        shutil.rmtree(info.run_dir)
+
+    # ----------------------------------------------------------------------------- helpers
+    def _run_dir(self, run_id: str, must_exist: bool = False) -> Path:
+        if not isinstance(run_id, str) or not _SAFE_NAME.match(run_id):  # no "../" out of runs_root
+            raise StudioError(f"{run_id!r} is not a run id.")
+        run_dir = self.runs_root / run_id
+        if must_exist and not run_dir.is_dir():
+            raise StudioError(f"There is no run {run_id} in {self.runs_root}.")
+        return run_dir
+
+    def _live_job(self, run_id: str) -> _Job | None:
+        return _LIVE.get(str(self._run_dir(run_id)))
+
+    @staticmethod
+    def _info_from_disk(run_dir: Path) -> RunInfo | None:
+        record = paths.read_json(run_dir / "status.json")
+        if not isinstance(record, dict) or "status" not in record:
+            return None
+        status = record["status"]
+        heartbeat = record.get("heartbeat")
+        if status in LIVE_STATES and str(run_dir) not in _LIVE:
+            ours = record.get("owner") == _PROCESS_TOKEN  # ours but no thread: it died with a runner
+            stale = not isinstance(heartbeat, (int, float)) or time.time() - heartbeat > STALE_AFTER_S
+            if ours or stale:
+                status = INTERRUPTED
+        config = paths.read_json(run_dir / "config.json", default={})
+        return RunInfo(
+            id=record.get("id", run_dir.name), kind=record.get("kind", ""), name=record.get("name", ""),
+            status=status, step=int(record.get("step") or 0), total_steps=record.get("total_steps"),
+            progress=float(record.get("progress") or 0.0),
+            eta_s=None if status == INTERRUPTED else record.get("eta_s"),
+            created=record.get("created"), started=record.get("started"), finished=record.get("finished"),
+            error=record.get("error"), traceback=record.get("traceback"), summary=record.get("summary"),
+            config=config if isinstance(config, dict) else {}, run_dir=run_dir,
+            cancel_requested=bool(record.get("cancel_requested")), heartbeat=heartbeat,
+        )
+
+
+def _close(iterator: Any) -> None:
+    close = getattr(iterator, "close", None)
+    if callable(close):
+        close()
+
+
+def _one_line(exc: BaseException) -> str:
+    """`ValueError: boom` (first line only); a StudioError is already written for the user."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, StudioError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _json_default(value: Any):
+    """numpy / torch scalars and arrays become numbers and lists; anything else its str()."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _read_jsonl(path: Path, since_line: int) -> list[dict]:
+    """Parse complete lines from `since_line` on; an unfinished last line is not returned."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is empty or still being written
+    rows = []
+    for raw in complete[max(0, int(since_line)):]:
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue  # a line damaged by a crash: skip it rather than lose the whole chart
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
