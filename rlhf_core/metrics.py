@@ -10,6 +10,9 @@ from __future__ import annotations
 GLOSSARY: dict[str, str] = {
     "reward/mean": "Mean reward-model score of the sampled headlines (the proxy the policy optimises).",
     "reward/gold_mean": "Mean score of the same headlines by the hidden gold persona (synthetic data only; never used for training). Proxy up while gold goes down = reward hacking.",
+    "reward/std": "Spread (standard deviation) of the reward-model scores in the batch: GRPO learns nothing from groups whose headlines all score the same.",
+    "reward/chosen": "DPO's implicit reward of the chosen headlines, beta x log(pi / pi_ref).",
+    "reward/rejected": "DPO's implicit reward of the rejected headlines, beta x log(pi / pi_ref).",
     "reward/kl_penalised": "Reward minus beta x KL: what PPO actually maximises.",
     "policy/kl": "KL divergence from the frozen reference (SFT) policy, per completion. Grows as the policy drifts away.",
     "policy/entropy": "Mean per-token entropy of the policy: falls as generations become more deterministic.",
@@ -20,6 +23,8 @@ GLOSSARY: dict[str, str] = {
     "loss/value": "Value-head loss (PPO only).",
     "loss/train": "Training loss of the reward model (or SFT) on the current batch.",
     "loss/val": "Loss on the held-out validation split.",
+    "loss/pointwise": "Reward model: MSE between sigmoid(reward) and the human score normalised to [0, 1] (the seed's loss, fixed).",
+    "loss/pairwise": "Reward model: Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin) on preference pairs (Christiano et al. 2017).",
     "completion/length": "Mean generated headline length in tokens.",
     "dpo/accuracy": "Share of preference pairs where the policy's implicit reward ranks chosen above rejected.",
     "dpo/margin": "Mean implicit reward margin beta * (log-ratio chosen - log-ratio rejected).",

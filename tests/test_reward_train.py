@@ -1,0 +1,166 @@
+"""Reward-model data handling, a 2-step `tiny` training run, checkpoints, cancel, quick mode."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rlhf_core.paths import sample_data_dir
+from rlhf_core.reward.config import RewardConfig
+from rlhf_core.reward.data import (
+    clean_ratings, encode, load_training_files, pairs_from_ratings, plan_batches, prepare_splits, split_by_article,
+)
+from rlhf_core.reward.scorer import META_FILE, clear_scorer_cache, load_backbone, load_scorer
+from rlhf_core.reward.train import train_reward
+
+TINY = dict(backbone="tiny", batch_size=16, max_length=64, val_fraction=0.3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def _module_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("reward_home")
+
+
+@pytest.fixture(autouse=True)
+def _share_model_cache(_module_home, monkeypatch):
+    """One data directory for this module, so the tiny tokenizer is trained once, not once per test."""
+    monkeypatch.setenv("RLHF_STUDIO_HOME", str(_module_home))
+
+
+@pytest.fixture(scope="module")
+def realstyle():
+    ratings, _, info = load_training_files([sample_data_dir() / "realstyle_headlines.csv"])
+    assert info["scale"] == [1.0, 5.0]
+    return ratings
+
+
+def _ratings(rows):
+    return pd.DataFrame(rows, columns=["article", "headline", "score"]).assign(score_raw=np.nan, weight=1.0, source="t")
+
+
+def test_pairs_from_ratings_use_score_gap_and_skip_ties():
+    ratings = _ratings([("A", "good", 1.0), ("A", "ok", 0.5), ("A", "also ok", 0.5), ("B", "x", 0.0), ("", "no article", 1.0)])
+    pairs = pairs_from_ratings(ratings)
+    # good > ok and good > also ok; the tie, the lone headline of B and the article-less row give none
+    assert set(zip(pairs.chosen, pairs.rejected)) == {("good", "ok"), ("good", "also ok")}
+    assert pairs.margin.tolist() == [0.5, 0.5] and (pairs.prompt == "A").all()
+
+
+def test_clean_ratings_merges_duplicates_and_weights_expert_rows():
+    ratings = _ratings([("A", " h ", 1.0), ("A", "h", 0.5), ("A", "g", 0.0)])
+    ratings.loc[2, "source"] = "expert_news_data.csv"
+    clean = clean_ratings(ratings, expert_weight=2.0)
+    assert len(clean) == 2
+    assert clean.set_index("headline").loc["h", "score"] == pytest.approx(0.75)
+    assert clean.set_index("headline").loc["g", "weight"] == 2.0
+
+
+def test_split_by_article_has_no_leakage(realstyle):
+    pairs = pairs_from_ratings(realstyle)
+    train_r, val_r, train_p, val_p = split_by_article(realstyle, pairs, 0.3, seed=1)
+    assert not set(train_r.article) & set(val_r.article)
+    assert not set(train_p.prompt) & set(val_r.article)
+    assert len(train_r) + len(val_r) == len(realstyle) and len(val_r) > 0
+
+
+def test_encode_truncates_the_article_not_the_headline():
+    _, tokenizer = load_backbone("tiny")
+    article, headline = "word " * 300, "Council approves $48 million bridge bond"
+    enc = encode(tokenizer, [article], [headline], max_length=32)
+    ids = enc["input_ids"][0].tolist()
+    assert len(ids) == 32
+    head_ids = tokenizer(headline, add_special_tokens=False)["input_ids"]
+    sep = tokenizer.sep_token_id
+    assert ids[-len(head_ids) - 1:-1] == head_ids and ids[-1] == sep
+
+
+def test_batches_keep_pairs_with_their_texts(realstyle):
+    splits = prepare_splits(realstyle, None, val_fraction=0.2, seed=0)
+    plan = plan_batches(splits.train_ratings, splits.train_pairs, "both", 8, 2, np.random.default_rng(0))
+    assert {epoch for epoch, _ in plan} == {1, 2}
+    for _, batch in plan:
+        assert len(batch.point_idx) == len(batch.targets) and len(batch.chosen_idx) == len(batch.margins)
+        assert max(batch.point_idx + batch.chosen_idx + batch.rejected_idx) < len(batch)
+    n_points = sum(len(b.point_idx) for e, b in plan if e == 1)
+    assert n_points == len(splits.train_ratings)
+
+
+def test_two_step_tiny_run_changes_params_and_saves_a_plain_checkpoint(realstyle, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    before, _ = load_backbone("tiny")  # same seed inside the registry: the starting weights
+    rows = list(train_reward(RewardConfig(**TINY, max_steps=2, eval_every=1), realstyle, None, tmp_path))
+    steps = [r for r in rows if "summary" not in r]
+    assert [r["step"] for r in steps] == [1, 2] and all(r["total_steps"] == 2 for r in steps)
+    for row in steps:
+        for key in ("loss/train", "loss/val", "optim/lr", "eval/spearman", "eval/pairwise_accuracy"):
+            assert math.isfinite(row[key]), key
+    summary = rows[-1]["summary"]
+    assert summary["steps"] == 2 and summary["stopped"] == "max_steps"
+    folder = tmp_path / "model"
+    meta = json.loads((folder / META_FILE).read_text())
+    assert meta["format"] == "full" and meta["score_scale"] == [1.0, 5.0] and len(meta["data_fingerprint"]) == 16
+    assert (folder / "model.safetensors").exists() and not list(tmp_path.glob(".model.*"))
+    after = AutoModelForSequenceClassification.from_pretrained(folder)  # plain transformers
+    changed = [n for n, p in after.named_parameters() if not torch.equal(p, before.state_dict()[n])]
+    assert changed and "classifier.weight" in changed
+
+    # round trip: the scorer's reward is sigmoid(logit) of the plain model on the same (article, headline) pair
+    scorer = load_scorer(tmp_path)
+    assert load_scorer(tmp_path) is scorer  # cached per folder
+    articles, headlines = realstyle.article[:5].tolist(), realstyle.headline[:5].tolist()
+    got = scorer.score(articles, headlines, batch_size=2)
+    with torch.no_grad():
+        logits = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"])).logits.squeeze(-1)
+    np.testing.assert_allclose(got, torch.sigmoid(logits).numpy(), rtol=1e-4, atol=1e-6)
+    assert ((got > 0) & (got < 1)).all()
+    clear_scorer_cache()
+
+
+def test_cancel_leaves_a_loadable_checkpoint(realstyle, tmp_path):
+    run = train_reward(RewardConfig(**TINY, max_steps=50, eval_every=1), realstyle, None, tmp_path)
+    first = next(run)
+    run.close()  # what the job runner does on cancel
+    meta = json.loads((tmp_path / "model" / META_FILE).read_text())
+    assert first["step"] == 1 and meta["stopped"] == "cancelled" and meta["steps_done"] == 1
+    assert load_scorer(tmp_path).score(["a"], ["b"]).shape == (1,)
+    assert not list(tmp_path.glob(".model.*"))
+
+
+def test_quick_mode_trains_and_scores(realstyle, tmp_path):
+    from rlhf_core.reward.quick import clear_embedder_cache
+
+    clear_embedder_cache()
+    cfg = RewardConfig(**TINY, quick=True, quick_head_steps=40, eval_every=10)
+    rows = list(train_reward(cfg, realstyle, None, tmp_path))
+    assert [r for r in rows if r.get("phase") == "embedding"][-1]["embed/total"] == 73  # 14 articles + 59 headlines
+    again = list(train_reward(cfg, realstyle, None, tmp_path / "again"))  # new ratings would only embed new texts
+    assert not [r for r in again if r.get("phase") == "embedding"]
+    assert again[-1]["summary"]["eval/spearman"] == pytest.approx(rows[-1]["summary"]["eval/spearman"])
+    train_rows = [r for r in rows if "loss/train" in r]
+    assert train_rows and train_rows[-1]["loss/train"] < train_rows[0]["loss/train"]
+    assert all(math.isfinite(r["loss/val"]) for r in train_rows if "loss/val" in r)
+    meta = json.loads((tmp_path / "model" / META_FILE).read_text())
+    assert meta["format"] == "quick" and (tmp_path / "model" / "head.safetensors").exists()
+    assert (tmp_path / "model" / "encoder").is_dir()  # the random tiny encoder travels with the head
+    scores = load_scorer(tmp_path / "model").score(realstyle.article.tolist(), realstyle.headline.tolist())
+    assert scores.shape == (len(realstyle),) and ((scores > 0) & (scores < 1)).all()
+    assert np.ptp(scores) > 0
+
+
+def test_alignment_features_flag_unsupported_tokens():
+    from rlhf_core.reward.quick import N_ALIGN, alignment_features
+
+    eye = np.eye(4, dtype=np.float32)  # 4 orthogonal unit "token states"
+    article, a_ids = eye[:3], np.array([10, 11, 12])
+    supported = alignment_features(article, a_ids, eye[:2], np.array([10, 11]))
+    unsupported = alignment_features(article, a_ids, eye[[0, 3]], np.array([10, 13]))  # token 13 is not in the article
+    assert supported.shape == (N_ALIGN,)
+    np.testing.assert_allclose(supported, [1, 1, 1, 0, 0, 1])
+    np.testing.assert_allclose(unsupported, [0.5, 0, 0.5, 0.5, 0.5, 0.5])
