@@ -5,6 +5,7 @@ Each group lives next to its code and registers itself with `add_commands(subpar
   reward  (rlhf_core/reward/cli.py):  train, eval
   policy  (rlhf_core/policy/cli.py):  train
   generate (rlhf_core/models/cli.py)
+  export  (rlhf_core/export_cli.py): trl (a TRL + accelerate bundle)
 A handler returns an exit code. User errors (StudioError, bad arguments) print `error: ...` on
 stderr and exit 2; nothing ends in a traceback unless RLHF_STUDIO_DEBUG=1.
 """
@@ -21,7 +22,13 @@ from typing import Any
 
 from rlhf_core.errors import StudioError
 
-COMMAND_MODULES = ("rlhf_core.data.cli", "rlhf_core.reward.cli", "rlhf_core.policy.cli", "rlhf_core.models.cli")
+COMMAND_MODULES = (
+    "rlhf_core.data.cli",
+    "rlhf_core.reward.cli",
+    "rlhf_core.policy.cli",
+    "rlhf_core.models.cli",
+    "rlhf_core.export_cli",
+)
 
 
 class _Parser(argparse.ArgumentParser):

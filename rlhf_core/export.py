@@ -1,0 +1,640 @@
+"""Export collected data and a studio config as a bundle that TRL + accelerate run on a GPU cluster.
+
+`export_trl_bundle(out_dir, algo, datasets, config, model_id)` writes one folder:
+
+    train.jsonl              the data in TRL's column names (see `*_rows` below)
+    train.py                 a short script: TRL's <Algo>Config built from our values, <Algo>Trainer, save
+    accelerate_config.yaml   multi-GPU DDP on one machine (num_processes = GPUs, documented inside)
+    requirements.txt         trl, accelerate, transformers, datasets for the cluster
+    README.md                the exact `accelerate launch` command and what differs from the studio
+    studio_config.json       our config as it was (to reproduce the run in the studio)
+    reward_model/            GRPO only, when a local reward model folder is given: a copy of it
+
+Our config field names become TRL's through the small tables TRL_FIELDS / TRL_FIXED / TRL_VALUES,
+checked against TRL 1.16 (`trl.SFTConfig`, `RewardConfig`, `DPOConfig`, `GRPOConfig`).
+TRL has no per-example weights: a row of weight w (expert data: x2) is written round(w) times.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rlhf_core import paths
+from rlhf_core.errors import ConfigError, DataError, StudioError
+
+ALGOS = ("sft", "reward", "dpo", "grpo")
+TRL_CLASSES = {  # algo -> (TRL trainer, TRL config)
+    "sft": ("SFTTrainer", "SFTConfig"),
+    "reward": ("RewardTrainer", "RewardConfig"),
+    "dpo": ("DPOTrainer", "DPOConfig"),
+    "grpo": ("GRPOTrainer", "GRPOConfig"),
+}
+TITLES = {"sft": "Supervised fine-tuning", "reward": "Reward-model training", "dpo": "DPO", "grpo": "GRPO"}
+DATA_FILE = "train.jsonl"
+REWARD_DIR = "reward_model"
+LAUNCH = "accelerate launch --config_file accelerate_config.yaml train.py"
+
+# TRL config field  <-  our config field ("generation.temperature" reads a nested field;
+# a function computes a value that has no single field of ours).
+TRL_FIELDS: dict[str, dict[str, str | Callable]] = {
+    "sft": {
+        "learning_rate": "lr",
+        "per_device_train_batch_size": "batch_size",
+        "max_steps": "steps",
+        "max_length": "max_length",
+        "warmup_steps": "warmup_steps",
+        "weight_decay": "weight_decay",
+        "max_grad_norm": "max_grad_norm",
+        "seed": "seed",
+    },
+    "reward": {
+        "learning_rate": "lr",
+        "per_device_train_batch_size": "batch_size",
+        "num_train_epochs": "epochs",
+        "max_steps": "max_steps",
+        "max_length": "max_length",
+        "warmup_steps": "warmup_ratio",  # transformers 5: a float in [0, 1) is a ratio of all steps
+        "weight_decay": "weight_decay",
+        "center_rewards_coefficient": "center_rewards_coef",
+        "seed": "seed",
+    },
+    "dpo": {
+        "learning_rate": "lr",
+        "per_device_train_batch_size": "batch_size",
+        "max_steps": "steps",
+        "beta": "beta",
+        "max_length": "max_length",
+        "weight_decay": "weight_decay",
+        "max_grad_norm": "max_grad_norm",
+        "seed": "seed",
+    },
+    "grpo": {
+        "learning_rate": "lr",
+        # TRL counts completions per device; ours are articles x group_size per step
+        "per_device_train_batch_size": lambda cfg: cfg.prompts_per_step * cfg.group_size,
+        "num_generations": "group_size",
+        "max_steps": "steps",
+        "beta": "beta",
+        "epsilon": "clip_eps",
+        "loss_type": "loss_type",
+        "scale_rewards": "scale_rewards",
+        "num_iterations": "num_iterations",
+        "max_completion_length": "generation.max_new_tokens",
+        "temperature": "generation.temperature",
+        "top_p": "generation.top_p",
+        "weight_decay": "weight_decay",
+        "max_grad_norm": "max_grad_norm",
+        "seed": "seed",
+    },
+}
+# TRL settings our trainers hard-wire (no knob of ours says otherwise).
+TRL_FIXED: dict[str, dict[str, Any]] = {
+    "sft": {"completion_only_loss": True},  # the studio's SFT loss covers the headline tokens only
+    "reward": {},
+    "dpo": {"loss_type": "sigmoid"},  # Rafailov 2023's loss, the one our DPO computes
+    "grpo": {},
+}
+# Values whose spelling differs: {TRL field: {our value: TRL value}}.
+TRL_VALUES: dict[str, dict[Any, Any]] = {
+    "scale_rewards": {"std": "group", "none": "none"},  # TRL: 'group' | 'batch' | 'none'
+    "max_steps": {0: -1},  # ours: 0 = no limit; TRL: -1
+    "center_rewards_coefficient": {0.0: None},  # TRL: None = no centring term
+}
+
+
+# --------------------------------------------------------------------------- config mapping
+def default_config(algo: str):
+    """Our default config dataclass for `algo`."""
+    _check_algo(algo)
+    if algo == "reward":
+        from rlhf_core.reward.config import RewardConfig
+
+        return RewardConfig()
+    from rlhf_core.policy.config import CONFIGS
+
+    return CONFIGS[algo]()
+
+
+def config_from_dict(algo: str, data: dict):
+    """Our config for `algo` from a saved dict (a run's config.json); unknown keys are ignored."""
+    cls = type(default_config(algo))
+    names = {f.name for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k in names}
+    if isinstance(values.get("generation"), dict):
+        from rlhf_core.policy.config import GenerationConfig
+
+        values["generation"] = GenerationConfig(**values["generation"])
+    return cls(**values)
+
+
+def trl_kwargs(algo: str, config) -> dict[str, Any]:
+    """The keyword arguments of TRL's <Algo>Config that reproduce `config` (our dataclass).
+
+    Returns:
+        {TRL field: value}, in TRL_FIELDS order, then TRL_FIXED.
+    """
+    _check_algo(algo)
+    expected = type(default_config(algo)).__name__
+    if type(config).__name__ != expected:
+        raise ConfigError(f"Exporting '{algo}' needs a {expected}, not a {type(config).__name__}.")
+    kwargs = {}
+    for trl_name, ours in TRL_FIELDS[algo].items():
+        value = ours(config) if callable(ours) else _get(config, ours)
+        kwargs[trl_name] = TRL_VALUES.get(trl_name, {}).get(value, value)
+    kwargs.update(TRL_FIXED[algo])
+    return kwargs
+
+
+def _get(config, dotted: str):
+    for part in dotted.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _check_algo(algo: str) -> None:
+    if algo not in ALGOS:
+        raise ConfigError(f"The algorithm must be one of {', '.join(ALGOS)}; got '{algo}'. "
+                          "(PPO lives in trl.experimental in TRL 1.x and is not exported.)")
+
+
+# --------------------------------------------------------------------------- data -> TRL rows
+def _tables(datasets) -> dict[str, list]:
+    """{kind: [DataFrame, ...]} from LoadedData objects, {kind: DataFrame} or bare canonical frames."""
+    from rlhf_core.data.schema import COLUMNS, LoadedData
+
+    if datasets is None:
+        return {}
+    if isinstance(datasets, dict):
+        datasets = [LoadedData(kind, frame) for kind, frame in datasets.items()]
+    elif isinstance(datasets, LoadedData) or hasattr(datasets, "columns"):
+        datasets = [datasets]
+    tables: dict[str, list] = {}
+    for item in datasets:
+        if isinstance(item, LoadedData):
+            kind, frame = item.kind, item.frame
+        else:  # a DataFrame: its kind follows from its columns
+            kind = next((k for k, cols in COLUMNS.items() if set(cols) - {"weight", "source", "score_raw", "margin",
+                                                                           "reference", "article_id"} <= set(item.columns)), None)
+            if kind is None:
+                raise DataError(f"cannot tell the kind of a table with columns {list(item.columns)}")
+            frame = item
+        tables.setdefault(kind, []).append(frame)
+    return tables
+
+
+def _frame(tables: dict[str, list], kind: str):
+    import pandas as pd
+
+    frames = [f for f in tables.get(kind, []) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _copies(weight) -> int:
+    """TRL has no per-example weights: a row of weight w is written round(w) times (at least once)."""
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, int(math.floor(w + 0.5))) if math.isfinite(w) else 1
+
+
+def _prompt(article: str, style: str):
+    """The policy's prompt for an article, as the studio builds it (rlhf_core.models.prompts)."""
+    from rlhf_core.models.prompts import INSTRUCTION, PLAIN_TEMPLATE
+
+    if style == "chat":
+        return [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": article}]
+    return PLAIN_TEMPLATE.format(article=" ".join(article.split()))  # one line: a newline ends the prompt
+
+
+def _answer(headline: str, style: str):
+    """A completion as the studio's policy writes it: a space after 'Headline:', or an assistant turn."""
+    headline = headline.strip()
+    return [{"role": "assistant", "content": headline}] if style == "chat" else " " + headline
+
+
+def sft_rows(tables: dict[str, list], cfg, style: str) -> list[dict]:
+    """{prompt, completion} rows: demonstrations, ratings >= cfg.min_score, chosen answers, references.
+
+    The same selection as the studio's SFT (rlhf_core.policy.sft.demonstrations); weights above 1
+    (expert rows) become cfg.expert_weight copies.
+    """
+    pairs = []  # (article, headline, weight)
+    for kind, article_col, headline_col in (("demonstrations", "article", "headline"), ("ratings", "article", "headline"),
+                                            ("preferences", "prompt", "chosen"), ("articles", "article", "reference")):
+        frame = _frame(tables, kind)
+        if frame is None:
+            continue
+        if kind == "ratings":
+            frame = frame[frame["score"] >= cfg.min_score]
+        weights = frame["weight"] if "weight" in frame.columns else [1.0] * len(frame)
+        for article, headline, weight in zip(frame[article_col], frame[headline_col], weights):
+            if str(article).strip() and str(headline).strip():
+                pairs.append((str(article), str(headline), cfg.expert_weight if float(weight) > 1.0 else weight))
+    return [{"prompt": _prompt(a, style), "completion": _answer(h, style)} for a, h, w in pairs for _ in range(_copies(w))]
+
+
+def preference_rows(tables: dict[str, list], cfg, style: str | None, with_margin: bool) -> list[dict]:
+    """{prompt, chosen, rejected[, margin]} rows: preference pairs plus pairs built from ratings.
+
+    style None (reward models) keeps the plain article and headlines: train.py encodes them as
+    the studio does, [CLS] article [SEP] headline [SEP].
+    """
+    import pandas as pd
+
+    from rlhf_core.reward.data import clean_preferences, clean_ratings, pairs_from_ratings
+
+    expert_weight = float(getattr(cfg, "expert_weight", 1.0))
+    frames = [clean_preferences(_frame(tables, "preferences"), expert_weight)]
+    ratings = _frame(tables, "ratings")
+    if ratings is not None and getattr(cfg, "pairs_from_ratings", True):
+        frames.append(pairs_from_ratings(clean_ratings(ratings, expert_weight)))
+    pairs = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    use_margin = with_margin and getattr(cfg, "use_margin", True)
+    rows = []
+    for p in pairs.itertuples(index=False):
+        if style is None:
+            row = {"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}
+        else:
+            row = {"prompt": _prompt(p.prompt, style), "chosen": _answer(p.chosen, style),
+                   "rejected": _answer(p.rejected, style)}
+        if with_margin:
+            row["margin"] = float(p.margin) if use_margin else 0.0
+        rows.extend(dict(row) for _ in range(_copies(p.weight)))
+    return rows
+
+
+def grpo_rows(tables: dict[str, list], style: str) -> list[dict]:
+    """{prompt, article} rows, one per distinct article; TRL hands `article` to the reward function."""
+    seen, rows = set(), []
+    for kind, column in (("articles", "article"), ("demonstrations", "article"), ("ratings", "article"),
+                         ("preferences", "prompt")):
+        frame = _frame(tables, kind)
+        for article in ([] if frame is None else frame[column]):
+            article = str(article).strip()
+            if article and article not in seen:
+                seen.add(article)
+                rows.append({"prompt": _prompt(article, style), "article": article})
+    return rows
+
+
+def _store_tables(store=None) -> dict[str, list]:
+    """The ratings store's star ratings and A/B votes (winners only) as canonical tables."""
+    from rlhf_core.store import RatingsStore
+
+    own = store is None
+    store = store or RatingsStore()
+    try:
+        tables = {"ratings": [store.as_ratings_table()], "preferences": [store.as_preferences_table()]}
+    finally:
+        if own:
+            store.close()
+    return tables
+
+
+# --------------------------------------------------------------------------- the bundle
+def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: str = "",
+                      include_store: bool = False, *, reward_model: str = "", prompt_style: str | None = None,
+                      store=None) -> dict:
+    """Write a TRL + accelerate bundle for `algo` to `out_dir` (each file atomically).
+
+    Args:
+        out_dir: the bundle folder (created; our files in it are replaced).
+        algo: 'sft' | 'reward' | 'dpo' | 'grpo'.
+        datasets: LoadedData objects, {kind: DataFrame}, or canonical DataFrames (kind from columns).
+        config: our config dataclass (RewardConfig, or SFTConfig / DPOConfig / GRPOConfig); None = defaults.
+        model_id: the model TRL starts from on the cluster (hub id or path there), e.g.
+            'HuggingFaceTB/SmolLM2-135M-Instruct' (policy) or 'sentence-transformers/all-MiniLM-L6-v2' (reward).
+        include_store: add the ratings store's star ratings and A/B votes (winners) to the data.
+        reward_model: GRPO only: a reward model folder (copied into the bundle) or a hub id.
+        prompt_style: 'chat' | 'plain'; None = 'chat' when model_id names an instruct/chat model.
+        store: a RatingsStore to read instead of the default database (tests).
+    Returns:
+        {"out_dir", "algo", "model_id", "rows", "files": {name: path}, "trl_config": {...}, "command"}.
+    """
+    _check_algo(algo)
+    if not str(model_id).strip():
+        raise ConfigError("Give the model TRL should start from on the cluster (a hub id such as "
+                          "HuggingFaceTB/SmolLM2-135M-Instruct, or a path there).")
+    config = default_config(algo) if config is None else config
+    kwargs = trl_kwargs(algo, config)
+    style = prompt_style or _guess_style(model_id)
+    if style not in ("chat", "plain"):
+        raise ConfigError(f"The prompt style must be 'chat' or 'plain'; got '{style}'.")
+
+    tables = _tables(datasets)
+    if include_store:
+        for kind, frames in _store_tables(store).items():
+            tables.setdefault(kind, []).extend(frames)
+    rows = {"sft": lambda: sft_rows(tables, config, style),
+            "reward": lambda: preference_rows(tables, config, None, with_margin=True),
+            "dpo": lambda: preference_rows(tables, config, style, with_margin=False),
+            "grpo": lambda: grpo_rows(tables, style)}[algo]()
+    if not rows:
+        raise DataError(f"Nothing to export for {algo}: {_NEEDS[algo]}")
+
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    files = {DATA_FILE: _write_jsonl(out / DATA_FILE, rows)}
+    reward_path, reward_max_length = "", 256
+    if algo == "grpo":
+        reward_path, reward_max_length = _bundle_reward_model(out, reward_model)
+        if reward_path == REWARD_DIR:
+            files[REWARD_DIR] = out / REWARD_DIR
+    files["train.py"] = paths.atomic_write_text(out / "train.py", render_train_py(
+        algo, model_id, kwargs, reward_model=reward_path or REWARD_DIR, reward_max_length=reward_max_length))
+    files["accelerate_config.yaml"] = paths.atomic_write_text(out / "accelerate_config.yaml", ACCELERATE_YAML)
+    files["requirements.txt"] = paths.atomic_write_text(out / "requirements.txt", REQUIREMENTS)
+    files["README.md"] = paths.atomic_write_text(out / "README.md", render_readme(
+        algo, model_id, kwargs, len(rows), style, reward_path))
+    files["studio_config.json"] = paths.atomic_write_json(out / "studio_config.json", {
+        "algo": algo, "config_class": type(config).__name__,
+        "config": asdict(config), "prompt_style": style})
+    return {"out_dir": str(out), "algo": algo, "model_id": model_id, "rows": len(rows), "prompt_style": style,
+            "files": {name: str(path) for name, path in files.items()}, "trl_config": kwargs, "command": LAUNCH}
+
+
+_NEEDS = {
+    "sft": "give demonstrations, ratings at or above min_score, preferences or articles with references.",
+    "reward": "give preference pairs, or ratings with two different scores for the same article.",
+    "dpo": "give preference pairs, or ratings with two different scores for the same article.",
+    "grpo": "give articles (any table with an article or prompt column).",
+}
+
+
+def _guess_style(model_id: str) -> str:
+    name = str(model_id).lower()
+    return "chat" if any(tag in name for tag in ("instruct", "chat", "-it")) else "plain"
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
+    return paths.atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _bundle_reward_model(out: Path, reward_model: str) -> tuple[str, int]:
+    """(path train.py loads, max_length): a local folder is copied to out/reward_model; a hub id is kept."""
+    if not reward_model:
+        return "", 256
+    source = Path(reward_model).expanduser()
+    if not source.exists():
+        return str(reward_model), 256  # a hub id (or a path on the cluster)
+    from rlhf_core.reward.scorer import META_FILE, resolve_checkpoint
+
+    folder = resolve_checkpoint(source)
+    meta = paths.read_json(folder / META_FILE, default={}) or {}
+    if meta.get("format") == "quick":
+        raise StudioError(f"{folder} is a quick reward model (a linear head on a frozen encoder), which plain "
+                          "transformers cannot load: train a full reward model to use it in TRL's GRPO.")
+    if not (folder / "config.json").exists():
+        raise StudioError(f"{folder} has no config.json: not a transformers reward model.")
+    target = out / REWARD_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    for item in sorted(folder.iterdir()):
+        if item.is_file() and not item.name.startswith("."):
+            paths.atomic_write_bytes(target / item.name, item.read_bytes())
+    return REWARD_DIR, int(meta.get("max_length", 256))
+
+
+# --------------------------------------------------------------------------- generated files
+def _studio_name(algo: str, trl_name: str) -> str:
+    """Which of our fields a TRL field comes from, in words (for comments and the README)."""
+    source = TRL_FIELDS[algo].get(trl_name)
+    if source is None:
+        return "(fixed: the studio's trainer does this)"
+    return source if isinstance(source, str) else "prompts_per_step * group_size"
+
+
+def _config_lines(kwargs: dict, algo: str) -> str:
+    return "\n".join(f"        {name}={value!r},  # {_studio_name(algo, name)}" for name, value in kwargs.items())
+
+
+def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = REWARD_DIR,
+                    reward_max_length: int = 256) -> str:
+    """The bundle's train.py: readable, standalone (no rlhf_core on the cluster)."""
+    trainer, config = TRL_CLASSES[algo]
+    body = _BODIES[algo].format(trainer=trainer, config=config)
+    return _HEADER.format(title=TITLES[algo], trainer=trainer, config=config, launch=LAUNCH,
+                          imports=_IMPORTS[algo], model_id=model_id,
+                          reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
+                                                              max_length=reward_max_length) if algo == "grpo" else "",
+                          helpers=_HELPERS[algo]) + body.replace("{CONFIG}", _config_lines(kwargs, algo)) + _FOOTER
+
+
+def _reward_expr(reward_model: str) -> str:
+    """Python source for the default reward model: the bundled folder, or a hub id / path as given."""
+    return f"str(HERE / {REWARD_DIR!r})" if reward_model == REWARD_DIR else repr(reward_model)
+
+
+_HEADER = '''"""{title} on many GPUs with TRL's {trainer}: data and settings exported from RLHF Studio.
+
+Run from this folder (one process per GPU):
+    pip install -r requirements.txt
+    {launch}
+The model is MODEL_ID below (override with the MODEL_ID environment variable); the result lands
+in output/final, loadable with transformers' from_pretrained.
+"""
+
+import os
+from pathlib import Path
+
+{imports}
+HERE = Path(__file__).resolve().parent
+MODEL_ID = os.environ.get("MODEL_ID", {model_id!r})
+{reward_consts}{helpers}
+
+def main():
+    # 1. the exported data, in TRL's column names
+    dataset = load_dataset("json", data_files=str(HERE / "{data_file}"), split="train")
+'''.replace("{data_file}", DATA_FILE)
+
+_TRANSFORMERS = "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+_IMPORTS = {  # third-party imports of each train.py, in isort order
+    "sft": "from datasets import load_dataset\nfrom trl import SFTConfig, SFTTrainer\n",
+    "dpo": "from datasets import load_dataset\nfrom trl import DPOConfig, DPOTrainer\n",
+    "reward": "from datasets import load_dataset\n" + _TRANSFORMERS + "from trl import RewardConfig, RewardTrainer\n",
+    "grpo": "import torch\nfrom accelerate import PartialState\nfrom datasets import load_dataset\n" + _TRANSFORMERS
+            + "from trl import GRPOConfig, GRPOTrainer\n",
+}
+
+_REWARD_CONSTS = '''# the reward model: a folder or hub id (override with the REWARD_MODEL environment variable)
+REWARD_MODEL = os.environ.get("REWARD_MODEL", {reward_model})
+REWARD_MAX_LENGTH = {max_length}
+'''
+
+_HELPERS = {
+    "sft": "",
+    "dpo": "",
+    "reward": '''
+
+def encode_pairs(tokenizer, max_length):
+    """Tokenise as RLHF Studio does: [CLS] article [SEP] headline [SEP], cutting the article (the longer
+    text) rather than dropping the pair, which TRL does to pairs longer than max_length."""
+    def encode(example):
+        chosen = tokenizer(example["prompt"], example["chosen"], truncation="longest_first", max_length=max_length)
+        rejected = tokenizer(example["prompt"], example["rejected"], truncation="longest_first", max_length=max_length)
+        return {"chosen_ids": chosen["input_ids"], "rejected_ids": rejected["input_ids"]}
+    return encode
+''',
+    "grpo": '''
+
+def headline_of(completion):
+    """The headline in a completion: its first non-empty line (chat completions are message lists)."""
+    text = completion[-1]["content"] if isinstance(completion, list) else completion
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0].strip('"') if lines else ""
+
+
+def make_reward_function(path, device):
+    """sigmoid(r(article, headline)) in (0, 1) from a sequence-classification model with one logit,
+    the reward RLHF Studio's RewardScorer gives."""
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(device).eval()
+    # the studio trains with token_type_ids (headline = segment 1); TRL's RewardTrainer without them
+    studio_trained = (Path(path) / "studio_reward.json").exists()
+
+    @torch.no_grad()
+    def reward_model_score(prompts, completions, article, **kwargs):
+        headlines = [headline_of(c) for c in completions]
+        batch = tokenizer(list(article), headlines, truncation="longest_first", max_length=REWARD_MAX_LENGTH,
+                          padding=True, return_tensors="pt").to(device)
+        if not studio_trained:
+            batch.pop("token_type_ids", None)
+        logits = model(**batch).logits.squeeze(-1)  # (N,)
+        return torch.sigmoid(logits.float()).cpu().tolist()
+
+    return reward_model_score
+''',
+}
+
+_BODIES = {
+    "sft": '''    # 2. the studio's SFTConfig under TRL's names (comments: the studio's field)
+    args = {config}(
+        output_dir=str(HERE / "output"),
+{{CONFIG}}
+    )
+    # 3. the loss covers the completion (the headline) only; accelerate splits the batches over GPUs
+    trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
+    trainer.train()
+''',
+    "dpo": '''    # 2. the studio's DPOConfig under TRL's names (comments: the studio's field)
+    args = {config}(
+        output_dir=str(HERE / "output"),
+{{CONFIG}}
+    )
+    # 3. TRL builds the frozen reference model from MODEL_ID, as the studio does from the SFT policy
+    trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
+    trainer.train()
+''',
+    "reward": '''    # 2. the studio's RewardConfig under TRL's names (comments: the studio's field)
+    args = {config}(
+        output_dir=str(HERE / "output"),
+{{CONFIG}}
+    )
+    # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
+    tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
+    model = AutoModelForSequenceClassification.from_pretrained(MODEL_ID, num_labels=1)
+    if tokenizer.pad_token is None:  # decoder backbones have no padding token
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    dataset = dataset.map(encode_pairs(tokenizer, args.max_length), remove_columns=["prompt", "chosen", "rejected"])
+    # 4. Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin)
+    trainer = {trainer}(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+''',
+    "grpo": '''    # 2. the studio's GRPOConfig under TRL's names (comments: the studio's field)
+    args = {config}(
+        output_dir=str(HERE / "output"),
+{{CONFIG}}
+    )
+    # 3. each process scores its completions with its own copy of the reward model
+    reward_function = make_reward_function(REWARD_MODEL, PartialState().device)
+    # 4. sample num_generations headlines per article, advantages relative to the group
+    trainer = {trainer}(model=MODEL_ID, reward_funcs=reward_function, args=args, train_dataset=dataset)
+    trainer.train()
+''',
+}
+
+_FOOTER = '''    # last: the final model (written by the main process)
+    trainer.save_model(str(HERE / "output" / "final"))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+ACCELERATE_YAML = """\
+# accelerate launch --config_file accelerate_config.yaml train.py
+# Data-parallel (DDP) training on the GPUs of one machine: each GPU runs one process with a full copy of
+# the model. num_processes is a placeholder: set it to the number of GPUs (nvidia-smi -L | wc -l), or
+# override it at launch: accelerate launch --config_file accelerate_config.yaml --num_processes 8 train.py
+# Several machines: set num_machines, and per machine machine_rank, main_process_ip and main_process_port.
+# Older GPUs without bfloat16 (before Ampere): set mixed_precision to 'fp16' or 'no'.
+compute_environment: LOCAL_MACHINE
+distributed_type: MULTI_GPU
+downcast_bf16: 'no'
+gpu_ids: all
+machine_rank: 0
+main_training_function: main
+mixed_precision: bf16
+num_machines: 1
+num_processes: 2
+rdzv_backend: static
+same_network: true
+use_cpu: false
+"""
+
+REQUIREMENTS = """\
+# The cluster side of an RLHF Studio export (checked against trl 1.16, transformers 5.x).
+trl>=1.16,<2
+accelerate>=1.0
+transformers>=5.0
+datasets>=3.0
+torch
+"""
+
+
+def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str) -> str:
+    trainer, config = TRL_CLASSES[algo]
+    table = "\n".join(f"| `{k}` | `{v!r}` | {_studio_name(algo, k)} |" for k, v in kwargs.items())
+    grpo = ""
+    if algo == "grpo":
+        where = (f"`{reward_path}`" if reward_path else
+                 f"not included: put a reward model folder at `{REWARD_DIR}/` or set `REWARD_MODEL`")
+        grpo = (f"\nThe reward is sigmoid(logit) of a one-logit sequence-classification model on (article, "
+                f"headline) pairs; reward model: {where}. A studio *quick* reward model cannot be used "
+                "(plain transformers cannot load its linear head).\n")
+    return f"""# RLHF Studio export: {TITLES[algo]} with TRL's {trainer}
+
+{rows} training rows in `{DATA_FILE}` (prompt style: {style}), starting model `{model_id}`.
+
+## Run it
+
+```bash
+pip install -r requirements.txt
+{LAUNCH}
+```
+
+Set `num_processes` in `accelerate_config.yaml` to the number of GPUs first (or add
+`--num_processes N` after `launch`). The trained model is written to `output/final/`.
+Override the model with `MODEL_ID=... {LAUNCH}`.
+{grpo}
+## Settings ({config}, from the studio's config in `studio_config.json`)
+
+| TRL field | value | studio field |
+|---|---|---|
+{table}
+
+## What differs from training in the studio
+
+- Batch sizes are per GPU: the global batch is `num_processes` times larger than in the studio.
+- TRL has no per-example weights: rows of weight w (expert data: x2) appear round(w) times.
+- Long examples: TRL cuts policy examples longer than `max_length` at the end (the headline); the studio
+  cuts the article. Raise `max_length` for long articles.
+- GRPO: TRL's `per_device_train_batch_size` counts completions (articles x `num_generations`).
+"""
