@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_model_cache(tmp_path_factory):
+    """One model cache for the whole session: SmolLM2's conversion and the tiny SFT policy are built once.
+
+    Each test still gets its own data directory (below); only converted/pre-trained weights are shared.
+    """
+    if "RLHF_STUDIO_MODELS" not in os.environ:
+        os.environ["RLHF_STUDIO_MODELS"] = str(tmp_path_factory.mktemp("model_cache"))
+    return os.environ["RLHF_STUDIO_MODELS"]
 
 
 @pytest.fixture(autouse=True)

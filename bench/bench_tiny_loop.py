@@ -1,0 +1,138 @@
+"""The whole RLHF loop on the `tiny` preset, and reward hacking with beta = 0 (prints; not a test).
+
+    python bench/bench_tiny_loop.py [--steps 40] [--hack-steps 60] [--fresh]
+
+1. SFT: the `tiny` preset (SFT-pretrained tiny GPT-2; built once and cached, `--fresh` rebuilds it
+   in a temporary home and times it).
+2. Reward model: quick mode (linear head on frozen MiniLM embeddings) on the sample ratings + pairs.
+3. GRPO with a sensible beta on the training articles.
+4. Gold persona score (wire_editor, never trained on) of greedy headlines on HELD-OUT articles,
+   before (SFT) and after GRPO.
+5. Reward hacking: the same GRPO with beta = 0 and a larger learning rate: the proxy reward keeps
+   rising while the gold score falls from its peak; with beta > 0 both rise. Key numbers printed.
+Timings depend on how busy the machine is (load average printed): on a shared machine they are
+pessimistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+QUICK = dict(backbone="minilm", objective="both", quick=True, max_length=128, seed=0)
+
+
+def held_out_gold(bundle, articles, reward_dir) -> tuple[float, float, list[str]]:
+    """Mean gold and proxy reward of greedy headlines on `articles`."""
+    from rlhf_core.policy.config import GenerationConfig
+    from rlhf_core.policy.train import PolicyRun, Rewarder
+
+    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
+    samples = run.probe_samples(articles, Rewarder(reward_dir, "wire_editor"), GenerationConfig(max_new_tokens=24))
+    return float(np.mean([s["gold"] for s in samples])), float(np.mean([s["reward"] for s in samples])), [s["headline"] for s in samples]
+
+
+def smooth(values, k: int = 5) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return np.array([values[max(0, i - k + 1):i + 1].mean() for i in range(len(values))])
+
+
+def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, prompts=8, seed=0):
+    from rlhf_core.policy.config import GenerationConfig, GRPOConfig
+    from rlhf_core.policy.train import train_policy
+
+    cfg = GRPOConfig(steps=steps, lr=lr, beta=beta, prompts_per_step=prompts, group_size=4, sample_every=0, probe_articles=0,
+                     seed=seed, generation=GenerationConfig(max_new_tokens=20, temperature=temperature))
+    start = time.monotonic()
+    rows = list(train_policy("grpo", cfg, "tiny", reward_dir, data, out))
+    proxy, gold, kl = (smooth([r[k] for r in rows]) for k in ("reward/mean", "reward/gold_mean", "policy/kl"))
+    peak = int(gold.argmax())
+    print(f"  {label}: {steps} steps in {time.monotonic() - start:.0f} s; proxy {proxy[0]:.3f} -> {proxy[-1]:.3f} "
+          f"(max {proxy.max():.3f}); gold {gold[0]:.3f} -> peak {gold[peak]:.3f} at step {peak + 1} -> {gold[-1]:.3f}; "
+          f"KL {kl[-1]:.2f} (5-step moving means)")
+    marks = sorted(set(np.linspace(0, steps - 1, 6).astype(int)))
+    print("    step:  " + " ".join(f"{m + 1:>6d}" for m in marks))
+    print("    proxy: " + " ".join(f"{proxy[m]:6.3f}" for m in marks))
+    print("    gold:  " + " ".join(f"{gold[m]:6.3f}" for m in marks))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40, help="GRPO steps of the main loop")
+    parser.add_argument("--beta", type=float, default=0.04)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--hack-steps", type=int, default=60, help="steps of each reward-hacking run (0 = skip)")
+    parser.add_argument("--hack-lr", type=float, default=3e-4)
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the rollouts")
+    parser.add_argument("--prompts", type=int, default=8, help="articles per GRPO step (x 4 completions each)")
+    parser.add_argument("--eval-articles", type=int, default=40)
+    parser.add_argument("--fresh", action="store_true", help="rebuild the tiny SFT preset (in a temporary home)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on an overloaded machine)")
+    args = parser.parse_args()
+    if args.fresh:
+        os.environ["RLHF_STUDIO_HOME"] = tempfile.mkdtemp(prefix="tiny_loop_")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from rlhf_core.models.registry import load_policy
+    from rlhf_core.reward.config import RewardConfig
+    from rlhf_core.reward.data import load_training_files
+    from rlhf_core.reward.train import train_reward
+
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads {args.threads}")
+    table = pd.read_csv(ROOT / "sample_data" / "articles.csv")
+    train_articles = pd.DataFrame({"article": table[table.split == "train"]["article"]})
+    held_out = table[table.split == "test"]["article"].head(args.eval_articles).tolist()
+    work = Path(tempfile.mkdtemp(prefix="tiny_loop_runs_"))
+    t0 = time.monotonic()
+    # 1. SFT policy
+    from rlhf_core import paths
+
+    cached = (paths.models_dir() / "tiny-sft" / "config.json").is_file()
+    bundle = load_policy("tiny", cache=False)
+    t_sft = time.monotonic() - t0
+    print(f"1. SFT tiny preset ready in {t_sft:.0f} s ({'cached: loading only' if cached else 'pretrained now'})")
+    # 2. reward model (quick mode)
+    t1 = time.monotonic()
+    ratings, preferences, _ = load_training_files([ROOT / "sample_data" / "train_ratings.csv",
+                                                   ROOT / "sample_data" / "train_preferences.jsonl"])
+    rows = list(train_reward(RewardConfig(**QUICK), ratings, preferences, work / "reward"))
+    reward_dir = work / "reward"
+    print(f"2. reward model (quick, MiniLM) in {time.monotonic() - t1:.0f} s; "
+          f"val spearman {rows[-1].get('eval/spearman')}")
+    # 3. before
+    gold0, proxy0, heads0 = held_out_gold(bundle, held_out, reward_dir)
+    # 4. GRPO with a sensible beta
+    t2 = time.monotonic()
+    print(f"3. GRPO beta={args.beta}, lr={args.lr}, {args.prompts} articles x 4 completions, T={args.temperature}:")
+    grpo_run("sensible beta", reward_dir, train_articles, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
+    after = load_policy(str(work / "grpo" / "final"), cache=False)
+    gold1, proxy1, heads1 = held_out_gold(after, held_out, reward_dir)
+    total = time.monotonic() - t0
+    print(f"4. held-out greedy headlines ({len(held_out)} articles): gold {gold0:.3f} (SFT) -> {gold1:.3f} (GRPO); "
+          f"proxy {proxy0:.3f} -> {proxy1:.3f}")
+    for a, b in list(zip(heads0, heads1))[:4]:
+        print(f"     SFT: {a!r}\n    GRPO: {b!r}")
+    print(f"   whole loop (SFT ready + reward model + GRPO + evaluation): {total:.0f} s "
+          f"(GRPO {time.monotonic() - t2:.0f} s); target < 180 s on 2 cores")
+    # 5. reward hacking
+    if args.hack_steps:
+        print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each:")
+        grpo_run("beta=0   ", reward_dir, train_articles, work / "hack0", args.hack_steps, 0.0, args.hack_lr, args.temperature, args.prompts)
+        grpo_run(f"beta={args.beta}", reward_dir, train_articles, work / "hackb", args.hack_steps, args.beta, args.hack_lr, args.temperature, args.prompts)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
