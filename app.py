@@ -1,0 +1,40 @@
+"""RLHF Studio: `streamlit run app.py`.
+
+Declares the pages with `st.navigation` and draws the shared sidebar (pipeline state) once.
+In rater mode (RLHF_STUDIO_RATER_MODE=1, for a class collecting ratings) only the Rate page exists
+and the owner's controls are hidden. Nothing heavy is imported here: each page loads what it needs.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# (file, title, icon): the order is the RLHF loop, Data -> Reward -> Policy -> Compare/Rate -> Evaluate.
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:"),
+    ("pages/data.py", "Data", ":material/table_view:"),
+    ("pages/reward.py", "Reward model", ":material/star_rate:"),
+    ("pages/policy.py", "Policy (RLHF)", ":material/model_training:"),
+    ("pages/compare.py", "Compare", ":material/compare:"),
+    ("pages/rate.py", "Rate", ":material/thumbs_up_down:"),
+    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
+]
+
+
+def main() -> None:
+    from ui.rater import rater_mode
+
+    st.set_page_config(page_title="RLHF Studio", page_icon=":material/newspaper:", layout="wide")
+    if rater_mode():
+        page = st.navigation([st.Page("pages/rate.py", title="Rate", icon=":material/thumbs_up_down:", default=True)])
+    else:
+        pages = [st.Page(path, title=title, icon=icon, default=(path == "pages/home.py")) for path, title, icon in PAGES]
+        page = st.navigation(pages)
+        from ui.sidebar import render_sidebar
+
+        render_sidebar()
+    page.run()
+
+
+if __name__ == "__main__":
+    main()

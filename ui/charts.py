@@ -1,0 +1,145 @@
+"""Plotly figure builders. Input: plain rows (metrics dicts, DataFrames); output: a Figure.
+
+Every training chart is drawn from the same metrics vocabulary (rlhf_core.metrics.GLOSSARY), so
+`metrics_figure(rows, keys)` draws any of them: one line per key against `step`, skipping rows
+where a key was not logged (validation metrics arrive only every few steps).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+# A chart is (title, metric keys drawn together). Pages pick from these.
+REWARD_CHARTS: list[tuple[str, tuple[str, ...]]] = [
+    ("Loss (train vs validation)", ("loss/train", "loss/val")),
+    ("Validation Spearman", ("eval/spearman", "eval/pairwise_accuracy")),
+    ("Learning rate", ("optim/lr",)),
+]
+POLICY_CHARTS: list[tuple[str, tuple[str, ...]]] = [
+    ("Reward: proxy vs gold", ("reward/mean", "reward/gold_mean")),
+    ("KL to the reference", ("policy/kl",)),
+    ("Entropy", ("policy/entropy",)),
+    ("Completion length (tokens)", ("completion/length",)),
+    ("Losses", ("loss/policy", "loss/value")),
+    ("Clip fraction", ("policy/clipfrac",)),
+    ("DPO preference accuracy", ("dpo/accuracy",)),
+]
+LABELS = {
+    "loss/train": "train loss",
+    "loss/val": "validation loss",
+    "eval/spearman": "Spearman",
+    "eval/pairwise_accuracy": "pairwise accuracy",
+    "optim/lr": "learning rate",
+    "reward/mean": "proxy reward (reward model)",
+    "reward/gold_mean": "gold reward (persona)",
+    "policy/kl": "KL",
+    "policy/entropy": "entropy",
+    "completion/length": "tokens",
+    "loss/policy": "policy loss",
+    "loss/value": "value loss",
+    "policy/clipfrac": "clip fraction",
+    "dpo/accuracy": "accuracy",
+}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 260) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # legend under the plot: above it, it collides with the title in narrow columns
+        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0, "xanchor": "left"},
+    )
+    return fig
+
+
+def series(rows: Sequence[dict], key: str) -> tuple[list, list]:
+    """(steps, values) of one metric key, skipping rows where it is missing or not a number."""
+    steps, values = [], []
+    for row in rows:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            steps.append(row.get("step", len(steps)))
+            values.append(float(value))
+    return steps, values
+
+
+def has_any(rows: Sequence[dict], keys: Iterable[str]) -> bool:
+    return any(series(rows, key)[1] for key in keys)
+
+
+def metrics_figure(rows: Sequence[dict], keys: Sequence[str], title: str) -> go.Figure:
+    """One line per metric key against the training step."""
+    fig = go.Figure()
+    for key in keys:
+        steps, values = series(rows, key)
+        if values:
+            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers" if len(values) < 30 else "lines",
+                                     name=LABELS.get(key, key)))
+    # x is the training step (said in the caption); no axis title, so the legend under the plot has room
+    return _layout(fig, title)
+
+
+def compare_runs_figure(runs: dict[str, Sequence[dict]], key: str, title: str) -> go.Figure:
+    """The same metric for several runs (past runs side by side)."""
+    fig = go.Figure()
+    for name, rows in runs.items():
+        steps, values = series(rows, key)
+        if values:
+            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=name))
+    return _layout(fig, title)
+
+
+def histogram(values: Iterable[float], title: str, xlabel: str, nbins: int = 20) -> go.Figure:
+    """A histogram; a bar per value when there are few distinct values (1-5 stars)."""
+    values = pd.Series(list(values), dtype=float).dropna()
+    if values.nunique() <= 11:
+        counts = values.value_counts().sort_index()
+        fig = go.Figure(go.Bar(x=[f"{v:g}" for v in counts.index], y=counts.to_numpy()))
+    else:
+        fig = go.Figure(go.Histogram(x=values, nbinsx=nbins))
+    fig.update_xaxes(title_text=xlabel)
+    fig.update_yaxes(title_text="rows")
+    return _layout(fig, title)
+
+
+def length_figure(lengths: dict[str, Iterable[int]], title: str = "Length (words)") -> go.Figure:
+    """Overlaid histograms of text lengths, one per column (article, headline, chosen, ...)."""
+    fig = go.Figure()
+    for name, values in lengths.items():
+        fig.add_trace(go.Histogram(x=list(values), name=name, opacity=0.7, nbinsx=30))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="words")
+    fig.update_yaxes(title_text="rows")
+    return _layout(fig, title)
+
+
+def calibration_figure(table: pd.DataFrame) -> go.Figure:
+    """Predicted vs actual score by bucket; the diagonal is perfect calibration.
+
+    `table` has columns `predicted` and `actual` (means per bucket) and optionally `count`.
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash", "color": "grey"}))
+    if len(table):
+        sizes = (8 + 22 * (table["count"] / table["count"].max()) ** 0.5) if "count" in table else 10
+        fig.add_trace(go.Scatter(
+            x=table["predicted"], y=table["actual"], mode="markers", name="score bucket (size = rows)",
+            marker={"size": sizes}, text=[f"{int(c)} rows" for c in table["count"]] if "count" in table else None,
+        ))
+    fig.update_xaxes(title_text="mean predicted reward", range=[0, 1])
+    fig.update_yaxes(title_text="mean human score", range=[0, 1])
+    return _layout(fig, "Calibration", height=300)
+
+
+def bar_figure(frame: pd.DataFrame, x: str, metrics: Sequence[str], title: str) -> go.Figure:
+    """Grouped bars: one group per row of `frame[x]`, one bar per metric column."""
+    fig = go.Figure()
+    for metric in metrics:
+        if metric in frame:
+            fig.add_trace(go.Bar(x=frame[x].astype(str), y=frame[metric], name=metric))
+    fig.update_layout(barmode="group")
+    return _layout(fig, title, height=340)

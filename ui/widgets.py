@@ -1,0 +1,202 @@
+"""Small renderers shared by the pages: run summaries, the live job panel, safe text tables.
+
+`job_panel(run_id, ...)` is the one place that polls a background job: a fragment re-run every
+second draws the progress bar (with ETA), the cancel button and the live charts from the run's
+metrics.jsonl. The worker thread never touches Streamlit; this fragment only reads from disk.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import streamlit as st
+
+from ui import state
+
+ACTIVE = ("queued", "running")
+STATUS_ICON = {  # Material icons: they render in markdown labels everywhere (emoji need an emoji font)
+    "queued": ":material/hourglass_empty:",
+    "running": ":material/directions_run:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
+
+
+def run_get(info: Any, key: str, default: Any = None) -> Any:
+    """Read a field of a RunInfo whether it is a dataclass, a named tuple or a dict."""
+    if info is None:
+        return default
+    if isinstance(info, dict):
+        return info.get(key, default)
+    return getattr(info, key, default)
+
+
+def owner_only() -> None:
+    """Every page but Rate starts with this: in rater mode it stops the page (see ui/rater.py)."""
+    from ui.rater import forbid_in_rater_mode
+
+    forbid_in_rater_mode()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: Any) -> str:
+    """Untrusted text (file names, column names, errors quoting a file) made inert for markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def run_id_of(info: Any) -> str:
+    return str(run_get(info, "run_id") or run_get(info, "id") or "")
+
+
+def run_status(info: Any) -> str:
+    return str(run_get(info, "status", "unknown"))
+
+
+def run_label(info: Any) -> str:
+    """A plain-text one-line label (for selectboxes, which show no icons): id, name and status."""
+    name = run_get(info, "name")
+    status = run_status(info)
+    return f"{run_id_of(info)} · {name} · {status}" if name else f"{run_id_of(info)} · {status}"
+
+
+def list_runs(kind: str | None = None) -> list:
+    """Runs of one kind, newest first; [] while the job runner is not available."""
+    try:
+        from ui.services import job_runner
+
+        runs = list(job_runner().list_runs(kind))
+    except ImportError:
+        return []
+    return runs  # the runner lists newest first
+
+
+POLICY_KINDS = ("sft", "ppo", "grpo", "dpo")  # policy runs use their algorithm as the job kind
+
+
+def finished_runs(kind: str | tuple[str, ...]) -> list:
+    """Succeeded runs of one kind (or of several: e.g. POLICY_KINDS), newest first."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    return [info for info in list_runs() if run_get(info, "kind") in kinds and run_status(info) == "succeeded"]
+
+
+# --- datasets shared by the Reward, Policy and Evaluate pages ----------------------------------
+def dataset_names(kinds: tuple[str, ...]) -> list[str]:
+    """Names of saved datasets of these kinds (newest first); [] while the data layer is missing."""
+    try:
+        from rlhf_core.data.datasets import list_datasets
+    except ImportError:
+        return []
+    return [m["name"] for m in list_datasets() if m.get("kind") in kinds]
+
+
+def load_tables(names) -> dict:
+    """{kind: concatenated frame} of the named saved datasets, plus "scale": the widest raw score range."""
+    from rlhf_core.data.datasets import load_dataset
+
+    frames: dict[str, list] = {}
+    scale = None
+    for name in names:
+        loaded = load_dataset(name)
+        frames.setdefault(loaded.kind, []).append(loaded.frame)
+        if loaded.scale:
+            scale = loaded.scale if scale is None else (min(scale[0], loaded.scale[0]), max(scale[1], loaded.scale[1]))
+    import pandas as pd
+
+    tables: dict = {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
+    tables["scale"] = scale
+    return tables
+
+
+def persona_of(names) -> str | None:
+    """The gold persona behind synthetic datasets, read from their names (sample data: wire_editor)."""
+    try:
+        from rlhf_core.data.personas import PERSONAS
+    except ImportError:
+        return None
+    for name in names:
+        if name.startswith("sample-") and name != "sample-realstyle_headlines":
+            return "wire_editor"
+        for persona in PERSONAS:
+            if name.startswith(f"synth-{persona}-"):
+                return persona
+    return None
+
+
+def default_pick(options: list[str], preferred: tuple[str, ...]) -> list[str]:
+    """For each preferred name: itself if present, else the newest option ending with it minus its
+    `sample-` prefix (e.g. a synthetic `synth-...-train_ratings`); else the first option."""
+    picked = []
+    for name in preferred:
+        suffix = name.removeprefix("sample-")
+        match = name if name in options else next((o for o in options if o.endswith(suffix)), None)
+        if match and match not in picked:
+            picked.append(match)
+    return picked or options[:1]
+
+
+def active_runs() -> list:
+    return [info for info in list_runs() if run_status(info) in ACTIVE]
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "estimating..."
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_of(info: Any, metrics: list[dict]) -> tuple[float, str]:
+    """(fraction done, caption) from the run status and the last metrics row."""
+    last = metrics[-1] if metrics else {}
+    if last.get("phase") == "embedding" and last.get("embed/total"):
+        done, todo = int(last.get("embed/done", 0)), int(last["embed/total"])
+        return min(1.0, done / todo) * 0.5, f"embedding texts with the frozen encoder: {done} / {todo}"
+    step = run_get(info, "step") or last.get("step") or 0
+    total = run_get(info, "total_steps") or last.get("total_steps") or 0
+    if not total:
+        return 0.0, "starting..."
+    frac = min(1.0, float(step) / float(total))
+    eta = run_get(info, "eta_s")
+    if eta is None and frac > 0:
+        elapsed = last.get("time/elapsed_s")
+        eta = elapsed * (1 - frac) / frac if elapsed else None
+    return frac, f"step {int(step)} / {int(total)} · ETA {format_eta(eta) if frac < 1 else '0 s'}"
+
+
+def job_panel(kind_label: str, run_id: str, draw: Callable[[list[dict], Any], None]) -> None:
+    """Live view of one run: status, progress + ETA, cancel, then `draw(metrics, info)`.
+
+    The caller wraps this in `@st.fragment(run_every=...)` so only this panel reruns each second.
+    When the run ends the panel asks for one full rerun so the results section appears.
+    """
+    from ui.services import job_runner
+
+    runner = job_runner()
+    info = runner.status(run_id)
+    metrics = [row for row in runner.read_metrics(run_id) if isinstance(row, dict)]
+    status = run_status(info)
+    head, button = st.columns([5, 1], vertical_alignment="bottom")
+    with head:
+        frac, caption = progress_of(info, metrics)
+        st.progress(frac, text=f"{STATUS_ICON.get(status, '')} {kind_label} {status} · {caption}")
+    with button:
+        if status in ACTIVE and st.button("Cancel", key=f"{state.CANCEL_PREFIX}{run_id}", icon=":material/stop:"):
+            runner.cancel(run_id)
+            st.toast("Cancelling: the job stops after its current step.")
+    if status == "failed":
+        st.error(f"The run failed: {md_escape(run_get(info, 'error') or 'see the run folder for details')}")
+    draw(metrics, info)
+
+
+def last_metric(metrics: list[dict], key: str) -> float | None:
+    """The latest value of a metric key in a run's rows (None if never logged)."""
+    for row in reversed(metrics):
+        value = row.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
