@@ -17,8 +17,7 @@ import numpy as np
 
 from rlhf_core.errors import DataError
 from rlhf_core.policy.config import DPOConfig, GenerationConfig
-from rlhf_core.policy.train import (Rewarder, finish, load_table, make_optimizer, optimizer_step, should,
-                                    split_articles, start_run)
+from rlhf_core.policy.train import (Rewarder, finish, load_table, make_optimizer, optimizer_step, split_articles, start_run)
 
 
 def preference_pairs(frame) -> tuple[list[str], list[str], list[str]]:
@@ -80,15 +79,7 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
                 "policy/beta": cfg.beta, "completion/length": float(answer_mask.sum(-1).float().mean()),
                 "time/elapsed_s": run.elapsed(),
             }
-            if probes and should(cfg.sample_every, step, cfg.steps):
-                samples = run.probe_samples(probes, rewarder, gen)
-                metrics["samples"] = samples
-                golds = [s["gold"] for s in samples if s["gold"] is not None]
-                rewards = [s["reward"] for s in samples if s["reward"] is not None]
-                metrics["reward/gold_mean"] = float(np.mean(golds)) if golds else None
-                metrics["reward/mean"] = float(np.mean(rewards)) if rewards else None
-            if should(cfg.save_every, step, cfg.steps) and step < cfg.steps:
-                run.save(f"checkpoint-{step}", step)
+            run.end_step(metrics, step, probes, rewarder, gen, probe_rewards=True)
             yield metrics
         completed = True
     finally:

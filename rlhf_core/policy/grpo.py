@@ -14,7 +14,7 @@ from typing import Iterator
 
 from rlhf_core.policy.config import GRPOConfig
 from rlhf_core.policy.train import (Rewarder, article_stream, finish, load_table, make_optimizer, mean_or_none,
-                                    optimizer_step, should, split_articles, start_run, take)
+                                    optimizer_step, split_articles, start_run, take)
 
 
 def train_grpo(cfg: GRPOConfig, policy_spec: str, reward_dir, data, out_dir: Path, device: str = "cpu") -> Iterator[dict]:
@@ -75,10 +75,7 @@ def train_grpo(cfg: GRPOConfig, policy_spec: str, reward_dir, data, out_dir: Pat
                 "policy/beta": cfg.beta, "loss/policy": float(loss.detach()),
                 "completion/length": float(mask.sum(-1).float().mean()), "time/elapsed_s": run.elapsed(),
             }
-            if should(cfg.sample_every, step, cfg.steps):
-                metrics["samples"] = run.probe_samples(probes, rewarder, gen)
-            if should(cfg.save_every, step, cfg.steps) and step < cfg.steps:
-                run.save(f"checkpoint-{step}", step)
+            run.end_step(metrics, step, probes, rewarder, gen)
             yield metrics
         completed = True
     finally:

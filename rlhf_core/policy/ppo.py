@@ -15,7 +15,7 @@ from typing import Iterator
 
 from rlhf_core.policy.config import PPOConfig
 from rlhf_core.policy.train import (Rewarder, article_stream, finish, load_extra_module, load_table, make_optimizer,
-                                    mean_or_none, optimizer_step, should, split_articles, start_run, take)
+                                    mean_or_none, optimizer_step, split_articles, start_run, take)
 
 VALUE_HEAD = "value_head"
 
@@ -113,10 +113,7 @@ def train_ppo(cfg: PPOConfig, policy_spec: str, reward_dir, data, out_dir: Path,
                 "loss/policy": float(pg_loss.detach()), "loss/value": float(vf_loss.detach()),
                 "completion/length": float(mask.sum(-1).float().mean()), "time/elapsed_s": run.elapsed(),
             }
-            if should(cfg.sample_every, step, cfg.steps):
-                metrics["samples"] = run.probe_samples(probes, rewarder, gen)
-            if should(cfg.save_every, step, cfg.steps) and step < cfg.steps:
-                run.save(f"checkpoint-{step}", step)
+            run.end_step(metrics, step, probes, rewarder, gen)
             yield metrics
         completed = True
     finally:

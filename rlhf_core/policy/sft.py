@@ -16,8 +16,7 @@ import numpy as np
 
 from rlhf_core.errors import DataError
 from rlhf_core.policy.config import GenerationConfig, SFTConfig
-from rlhf_core.policy.train import (PolicyRun, Rewarder, finish, load_table, make_optimizer, optimizer_step, should,
-                                    split_articles, start_run)
+from rlhf_core.policy.train import (PolicyRun, Rewarder, finish, load_table, make_optimizer, optimizer_step, split_articles, start_run)
 
 PRETRAIN_SYNTH_ARTICLES = 1500  # extra synthetic stories (their own seed) so the tiny model generalises
 PRETRAIN_SYNTH_SEED = 777
@@ -93,15 +92,7 @@ def sft_loop(run: PolicyRun, cfg: SFTConfig, articles, headlines, weights, probe
             metrics = {"step": step, "total_steps": cfg.steps, "loss/policy": float(loss.detach()),
                        "loss/train": float(loss.detach()), "optim/lr": float(schedule.get_last_lr()[0]),
                        "completion/length": float(answer_mask.sum(-1).float().mean()), "time/elapsed_s": run.elapsed()}
-            if probes and should(cfg.sample_every, step, cfg.steps):
-                samples = run.probe_samples(probes, rewarder, gen)
-                metrics["samples"] = samples
-                golds = [s["gold"] for s in samples if s["gold"] is not None]
-                rewards = [s["reward"] for s in samples if s["reward"] is not None]
-                metrics["reward/gold_mean"] = float(np.mean(golds)) if golds else None
-                metrics["reward/mean"] = float(np.mean(rewards)) if rewards else None
-            if should(cfg.save_every, step, cfg.steps) and step < cfg.steps:
-                run.save(f"checkpoint-{step}", step)
+            run.end_step(metrics, step, probes, rewarder, gen, probe_rewards=True)
             yield metrics
         completed = True
     finally:

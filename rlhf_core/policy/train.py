@@ -226,6 +226,27 @@ class PolicyRun:
             for i, (a, h) in enumerate(zip(probes, headlines))
         ]
 
+    def end_step(self, metrics: dict, step: int, probes: Sequence[str], rewarder: Rewarder, gen,
+                 probe_rewards: bool = False) -> dict:
+        """Every trainer's step epilogue: probe headlines every `sample_every` steps, a checkpoint
+        every `save_every` steps (the last step is saved as final/ by `finish`).
+
+        probe_rewards=True (SFT, DPO: they sample nothing while training) also reports the probes'
+        mean proxy and gold scores as `reward/mean` and `reward/gold_mean`, so every algorithm's
+        charts have a reward curve.
+        """
+        if probes and should(self.cfg.sample_every, step, self.cfg.steps):
+            samples = self.probe_samples(probes, rewarder, gen)
+            metrics["samples"] = samples
+            if probe_rewards:
+                golds = [s["gold"] for s in samples if s["gold"] is not None]
+                rewards = [s["reward"] for s in samples if s["reward"] is not None]
+                metrics["reward/gold_mean"] = float(np.mean(golds)) if golds else None
+                metrics["reward/mean"] = float(np.mean(rewards)) if rewards else None
+        if should(self.cfg.save_every, step, self.cfg.steps) and step < self.cfg.steps:
+            self.save(f"checkpoint-{step}", step)
+        return metrics
+
     def save(self, name: str, step: int) -> Path:
         """Write the policy (+ tokenizer, + extra modules, + metadata) to out_dir/name atomically."""
         return save_checkpoint(self.model, self.tokenizer, self.out_dir / name, {
