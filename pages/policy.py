@@ -148,6 +148,14 @@ def best_of_n_demo(spec: str, reward_dir: str | None, data_name: str, n: int, te
     st.dataframe(pd.DataFrame(results[0]["candidates"]), hide_index=True)
 
 
+def collected_votes() -> pd.DataFrame:
+    """A/B votes from the Rate page as a canonical preferences table."""
+    from rlhf_core.feedback import collected_preferences
+    from ui.services import ratings_store
+
+    return collected_preferences(ratings_store().votes_frame())
+
+
 # --- inputs ---
 owner_only()
 runner = job_runner()
@@ -180,6 +188,11 @@ with settings, st.container(border=True):
                              key=f"{state.POLICY_DATA}_{algo}", help={"sft": "Expert demonstrations (or ratings: the best-rated headlines).",
                              "dpo": "Preference pairs (prompt, chosen, rejected), also those collected on the Rate page."}.get(
                                  algo, "Articles to write headlines for (their headlines are ignored)."))
+    use_votes = False
+    if algo == "dpo":
+        votes = collected_votes()
+        use_votes = st.checkbox(f"Add A/B votes collected on the Rate page ({len(votes)} pairs)", key=state.POLICY_USE_VOTES,
+                                disabled=votes.empty, help="Majority vote per pair; ties and 'both bad' are left out.")
     if algo == "bon":
         n = st.slider("n (candidates)", 2, 16, 4, key=f"{state.POLICY_PARAM_PREFIX}bon_n")
         temperature = st.slider("Temperature", 0.1, 1.5, 1.0, 0.1, key=f"{state.POLICY_PARAM_PREFIX}bon_t")
@@ -219,11 +232,15 @@ if start and algo != "bon":
         cfg = cls(**params, gold_persona="" if persona == NO_PERSONA else persona, **extra)
         tables = {k: v for k, v in load_tables([data_name]).items() if k != "scale"}
         frame = next(iter(tables.values()))
+        if use_votes:  # DPO on the pairs people chose in the app, merged with the dataset's (duplicates removed)
+            from rlhf_core.feedback import merge_tables
+
+            frame = merge_tables(frame, collected_votes(), "preferences")
     except (StudioError, TypeError, ValueError) as exc:
         st.error(md_escape(exc))
     else:
         config = {"algo": algo, "policy": spec, "reward_dir": reward_dir if needs_reward else None, "data": data_name,
-                  **asdict(cfg)}
+                  "rows": len(frame), "with_rate_page_votes": use_votes, **asdict(cfg)}
         run_id = runner.submit(
             algo, config,
             lambda out_dir: train_policy(algo, cfg, spec, reward_dir=reward_dir if needs_reward else None, data=frame, out_dir=out_dir),

@@ -213,9 +213,34 @@ def test_policy_page_runs_two_grpo_steps_then_evaluate_scores_the_run(with_tiny)
     assert 0.0 <= results["reward score"][0] <= 1.0 and 0.0 <= results["ROUGE-L"][0] <= 1.0
 
 
+def test_dpo_trains_on_a_dataset_plus_votes_collected_on_the_rate_page(with_tiny):
+    save_small_samples(4)
+    from rlhf_core.data.datasets import load_dataset
+    from ui.services import ratings_store
+
+    prefs = load_dataset("small-prefs").frame
+    article = prefs["prompt"][0]
+    ratings_store().add_vote(article, "Council approves budget", "You won't believe this budget", "a", rater="ann")
+    at = open_page("pages/policy.py")
+    at.radio(key="policy_algo").set_value("DPO").run()
+    at.selectbox(key="policy_spec").set_value("a folder or hub id").run()
+    at.text_input(key="policy_dir").set_value("tiny-init")
+    at.selectbox(key="policy_data_dpo").set_value("small-prefs")
+    at.checkbox(key="policy_use_votes").check()
+    for name, value in (("steps", 2), ("sample_every", 0)):
+        at.number_input(key=f"policy_param_dpo_{name}").set_value(value)
+    at.button(key="policy_start").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    at = run_until(at, lambda a: "policy_run" in [s.key for s in a.selectbox])
+    from rlhf_core.jobs import JobRunner
+    from rlhf_core.paths import runs_dir
+
+    (run,) = JobRunner(runs_dir()).list_runs("dpo")
+    assert run.status == "succeeded", run.error
+    assert run.config["with_rate_page_votes"] is True and run.config["rows"] == len(prefs) + 1
+
+
 def test_rater_mode_shows_only_the_rate_page(monkeypatch):
-    if not (Path(APP).parent / "pages/rate.py").exists():
-        pytest.skip("pages/rate.py is not part of this checkout")
     monkeypatch.setenv("RLHF_STUDIO_RATER_MODE", "1")
     at = app()
     assert "Rate" in at.title[0].value

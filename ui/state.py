@@ -42,6 +42,7 @@ POLICY_DIR = "policy_dir"
 POLICY_REWARD = "policy_reward"
 POLICY_DATA = "policy_data"
 POLICY_PARAM_PREFIX = "policy_param_"  # + config field name
+POLICY_USE_VOTES = "policy_use_votes"
 POLICY_RUN = "policy_run"
 POLICY_COMPARE = "policy_compare"
 POLICY_FLASH = "policy_flash"
