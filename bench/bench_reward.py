@@ -1,7 +1,9 @@
 """Reward-model figures on the shipped wire_editor sample data (prints; not a timed test).
 
     python bench/bench_reward.py                 # full MiniLM run + quick mode + real-style check
-    python bench/bench_reward.py --only quick    # just quick mode
+    python bench/bench_reward.py --only quick    # just quick mode (cold, warm in-process, new process + disk cache)
+    python bench/bench_reward.py --only quick --threads 1   # CPU seconds without 2-thread spin-waiting on a busy box
+    python bench/bench_reward.py --only full --set freeze_layers=3 head_lr=1e-3   # any RewardConfig field
 
 Targets (issue 3): MiniLM pointwise+pairwise: held-out Spearman >= 0.85 and pairwise accuracy
 >= 0.85 in < 3 min on 2 CPU cores; quick mode: Spearman >= 0.7 in < 10 s; trained on the sample
@@ -66,10 +68,20 @@ def _persona():
     return get_persona("wire_editor")
 
 
+def _typed(name: str, value: str):
+    """A --set value converted to the type of its RewardConfig field (bool: 1/true/yes)."""
+    kind = type(getattr(RewardConfig(), name))
+    return value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["full", "quick"], default=None)
     parser.add_argument("--set", nargs="*", default=[], help="overrides of the full config, e.g. lr=1e-4 epochs=1.5")
+    parser.add_argument("--quick-set", nargs="*", default=[], help="overrides of the quick config, e.g. quick_layers=4")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0 = torch's default). With 1 thread on a busy machine, the CPU seconds "
+                             "are the work itself, without the spin-waiting of 2 threads fighting for 1 free core.")
     args = parser.parse_args(argv)
     os.environ.setdefault("RLHF_STUDIO_HOME", tempfile.mkdtemp(prefix="bench_reward_"))
     data = sample_data_dir()
@@ -78,14 +90,23 @@ def main(argv=None) -> int:
     realstyle = load_training_files([data / "realstyle_headlines.csv"])[0]
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"# threads={torch.get_num_threads()} cpus={os.cpu_count()} load_avg={os.getloadavg()}", flush=True)
-    overrides = {k: type(FULL.get(k, ""))(v) if k in FULL else v for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = {k: _typed(k, v) for k, v in (s.split("=", 1) for s in args.set)}
+    quick = {**QUICK, **{k: _typed(k, v) for k, v in (s.split("=", 1) for s in args.quick_set)}}
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "quick"):
-            run("quick (cold: loads MiniLM, embeds every text)", RewardConfig(**QUICK), train, test, realstyle, Path(tmp) / "quick")
+            run("quick (cold: loads MiniLM, embeds every text)", RewardConfig(**quick), train, test, realstyle, Path(tmp) / "quick")
             # what the page does when a few new ratings arrive: same process, embeddings cached
-            run("quick (warm: encoder and embeddings cached in the process)", RewardConfig(**QUICK), train, test,
+            run("quick (warm: encoder and embeddings cached in the process)", RewardConfig(**quick), train, test,
                 realstyle, Path(tmp) / "quick2")
+            # a new process after a few new ratings: the encoder loads again, the embeddings come from disk
+            from rlhf_core.reward.quick import clear_embedder_cache
+
+            clear_embedder_cache()
+            run("quick (disk: encoder reloaded, embeddings read from the on-disk cache)", RewardConfig(**quick), train,
+                test, realstyle, Path(tmp) / "quick3")
         if args.only in (None, "full"):
             run("full", RewardConfig(**{**FULL, **overrides}), train, test, realstyle, Path(tmp) / "full")
     print(f"# load_avg at end={os.getloadavg()}", flush=True)

@@ -164,3 +164,51 @@ def test_alignment_features_flag_unsupported_tokens():
     assert supported.shape == (N_ALIGN,)
     np.testing.assert_allclose(supported, [1, 1, 1, 0, 0, 1])
     np.testing.assert_allclose(unsupported, [0.5, 0, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_surface_features_check_numbers_and_names_against_the_article():
+    from rlhf_core.reward.quick import N_SURFACE, surface_features
+
+    article = "Riverton council approved a $48 million bond on Tuesday, Mayor Elena Ortiz said."
+    right = surface_features(article, "Riverton council approves $48 million bond")
+    wrong = surface_features(article, "Riverton council approves $84 million bond")  # a number the article never states
+    actor = surface_features(article, "Council in Jasenen approves $48 million bond")  # a town the article never names
+    shout = surface_features(article, "You WON'T believe what Riverton did!")
+    assert right.shape == (N_SURFACE,)
+    assert right[1] == 1.0 and wrong[1] == 0.0  # share of the headline's numbers found in the article
+    assert right[2] == 1.0 and actor[2] == 0.0 and shout[2] == 0.5  # names after the first word: WON'T no, Riverton yes
+    assert shout[3] == 1.0 and right[3] == 0.0 and shout[5] == pytest.approx(1 / 6) and right[5] == 0.0
+
+
+def test_embedding_store_round_trip_and_merge(tmp_path):
+    from rlhf_core.reward.quick import EmbeddingStore, text_key
+
+    store = EmbeddingStore(tmp_path / "emb", max_shards=2)
+    rng = np.random.default_rng(0)
+    entry = lambda n: (rng.random(4, dtype=np.float32), rng.random((n, 4)).astype(np.float16), np.arange(n, dtype=np.int32))  # noqa: E731
+    first = {text_key("a", 64): entry(3), text_key("b", 128): entry(0)}  # a text may have no real tokens
+    store.save(first)
+    store.save({text_key("c", 64): entry(2)})
+    loaded = store.load()
+    assert set(loaded) == set(first) | {text_key("c", 64)} and text_key("a", 64) != text_key("a", 128)
+    for key, (pooled, tokens, ids) in first.items():
+        np.testing.assert_array_equal(loaded[key][0], pooled)
+        np.testing.assert_array_equal(loaded[key][1], tokens)
+        np.testing.assert_array_equal(loaded[key][2], ids)
+    store.save({text_key("d", 64): entry(1)})  # a third shard: all merged into one
+    assert len(list((tmp_path / "emb").glob("shard-*.npz"))) == 1 and len(store.load()) == 4
+
+
+def test_embedder_reuses_embeddings_persisted_on_disk(tmp_path):
+    from rlhf_core.reward.quick import Embedder, EmbeddingStore, text_key
+
+    model, tokenizer = load_backbone("tiny")
+    articles, headlines = ["The bridge over the river reopened on Monday after repairs."] * 2, ["Bridge reopens", "SHOCK: bridge!"]
+    first = Embedder(model.base_model, tokenizer, 64, article_length=8, store=EmbeddingStore(tmp_path))
+    x = first.features(articles, headlines)  # (2, D)
+    jobs = first.jobs(articles, headlines)
+    assert len(jobs) == 3 and first.cache[text_key(articles[0], 8)][2].size <= 8  # the article is cut to 8 tokens
+    first.persist(jobs)
+    second = Embedder(model.base_model, tokenizer, 64, article_length=8, store=EmbeddingStore(tmp_path))  # a new process
+    assert second.missing(jobs) == []
+    np.testing.assert_allclose(second.features(articles, headlines), x, rtol=1e-6)

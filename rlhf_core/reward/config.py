@@ -43,6 +43,17 @@ class RewardConfig:
         default=128,
         metadata={"help": "Tokens per (article, headline) input. The article is truncated, never the headline."},
     )
+    freeze_layers: int = field(
+        default=0,
+        metadata={"help": "Freeze the word embeddings and the first N encoder layers (0 = train everything). "
+                  "The backward pass then stops early (faster on a CPU) and a small dataset cannot distort "
+                  "the lower layers' general language features (Howard & Ruder 2018, ULMFiT)."},
+    )
+    head_lr: float = field(
+        default=0.0,
+        metadata={"help": "Learning rate of the freshly initialised reward head (classifier and pooler); 0 = the same as lr. "
+                  "A new head needs larger steps than the pre-trained encoder (Howard & Ruder 2018, discriminative fine-tuning)."},
+    )
     warmup_ratio: float = field(
         default=0.1,
         metadata={"help": "Share of steps with a linear learning-rate warm-up, then linear decay to 0 (Devlin et al. 2019)."},
@@ -93,6 +104,21 @@ class RewardConfig:
         default=1e-2,
         metadata={"help": "Quick mode: L2 penalty on the head weights (ridge), against over-fitting a few hundred ratings."},
     )
+    quick_article_tokens: int = field(
+        default=64,
+        metadata={"help": "Quick mode: tokens of each article given to the frozen encoder (the lead, which states the facts). "
+                  "Headlines are always whole. Fewer tokens = faster embedding."},
+    )
+    quick_layers: int = field(
+        default=0,
+        metadata={"help": "Quick mode: use only the first N transformer layers of the frozen encoder (0 = all). "
+                  "Embedding time is proportional to N."},
+    )
+    quick_disk_cache: bool = field(
+        default=True,
+        metadata={"help": "Quick mode: keep text embeddings on disk (models folder / embeddings), so a retrain "
+                  "after new ratings only embeds the new texts, also in a new process."},
+    )
     device: str = field(default="cpu", metadata={"help": "Torch device ('cpu', 'cuda', 'mps')."})
 
     def __post_init__(self):
@@ -110,6 +136,8 @@ class RewardConfig:
             raise ConfigError("Epochs and max steps cannot be negative.")
         if not 16 <= self.max_length <= 512:
             raise ConfigError(f"max_length must be between 16 and 512 tokens; got {self.max_length}.")
+        if self.freeze_layers < 0 or not 0 <= self.head_lr < 1:
+            raise ConfigError("freeze_layers cannot be negative, and head_lr must be in [0, 1) (0 = same as lr).")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError("The warm-up ratio must be in [0, 1).")
         if not 0 < self.val_fraction < 0.9:
@@ -124,6 +152,10 @@ class RewardConfig:
             raise ConfigError("The reward-centring coefficient cannot be negative.")
         if self.center_rewards_coef > 0 and self.objective == "pointwise":
             raise ConfigError("Reward centring applies to the pairwise loss; choose 'pairwise' or 'both', or set it to 0.")
+        if not 8 <= self.quick_article_tokens <= 512:
+            raise ConfigError(f"quick_article_tokens must be between 8 and 512; got {self.quick_article_tokens}.")
+        if self.quick_layers < 0:
+            raise ConfigError("quick_layers cannot be negative (0 = all layers).")
         if self.quick_head_steps < 1 or self.quick_l2 < 0:
             raise ConfigError("Quick mode needs at least 1 head step and a non-negative L2 penalty.")
 

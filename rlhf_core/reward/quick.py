@@ -3,7 +3,7 @@
 The encoder (MiniLM was trained for exactly this) is frozen; each article and each headline is
 embedded once (mean-pooled last hidden states, L2-normalised) and cached. A pair's features are
 
-    x = [h, cos(a, h), alignment]        a = article embedding, h = headline embedding
+    x = [h, cos(a, h), alignment, surface]        a = article embedding, h = headline embedding
 
 h carries the headline's style (clickbait, vague, long), cos(a, h) how much it is about its
 article. (InferSent's a * h and |a - h| were tried too: 768 more article-specific dimensions that
@@ -13,16 +13,24 @@ contextual token states), giving
     p_i = max_j cos(h_i, a_j)  ->  [mean_i p_i, min_i p_i, mean of the 2 lowest, share < 0.6, share < 0.7,
                                     share of headline word pieces found verbatim in the article]
 so a headline naming a number or a company the article never mentions (a wrong fact) stands
-out even though its sentence embedding looks like the accurate headline's.
+out even though its sentence embedding looks like the accurate headline's. Six surface checks
+(`surface_features`: length, numbers and names found in the article, '!', '?', capitals) say the
+same in words, so they hold for hand-written news too, not only for the templates trained on.
 The reward logit is r = w . standardise(x) + b, trained with the same losses as the full model
 (pointwise MSE on sigmoid(r), Bradley-Terry on pairs) plus an L2 (ridge) penalty on w.
-Shapes: N = texts, H = hidden size, D = H + 1 + 6 features, T = tokens, L = tokens of one text.
+Shapes: N = texts, H = hidden size, D = H + 1 + 6 + 6 features, T = tokens, L = tokens of one text.
+Speed: each unique text is embedded once (articles cut to `quick_article_tokens`, headlines whole,
+shortest first so a batch pads to its longest member), under torch.inference_mode, and cached on disk.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
+import re
+import secrets
 import threading
 import time
 from datetime import datetime, timezone
@@ -32,13 +40,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from rlhf_core.paths import atomic_write_bytes, atomic_write_json
+from rlhf_core.paths import atomic_write_bytes, atomic_write_json, models_dir
 from rlhf_core.reward.config import RewardConfig
 from rlhf_core.reward.scorer import META_FILE
 
 HEAD_FILE = "head.safetensors"
 ENCODER_SUBDIR = "encoder"
-FEATURES = "[h, cos(a,h)] of L2-normalised mean-pooled embeddings + 6 BERTScore-style token alignments"
+FEATURES = ("[h, cos(a,h)] of L2-normalised mean-pooled embeddings + 6 BERTScore-style token alignments"
+            " + 6 surface checks (length, numbers and names found in the article, '!', '?', capitals)")
+FEATURE_VERSION = "v2"  # bump when pooling or normalisation changes: old on-disk embeddings are then ignored
 N_ALIGN = 6
 
 
@@ -62,71 +72,200 @@ def alignment_features(a_tokens: np.ndarray, a_ids: np.ndarray, h_tokens: np.nda
     """
     if len(h_tokens) == 0 or len(a_tokens) == 0:
         return np.zeros(N_ALIGN, dtype=np.float32)
-    p = (h_tokens @ a_tokens.T).max(1)  # (Lh,) best match of each headline token in the article
+    return alignment_stats((h_tokens @ a_tokens.T).max(1), h_ids, set(np.asarray(a_ids).tolist()))
+
+
+def alignment_stats(p: np.ndarray, h_ids: np.ndarray, article_ids: set) -> np.ndarray:
+    """The N_ALIGN statistics of p (Lh,), each headline token's best cosine in the article."""
     lowest = np.sort(p)[:2].mean()
-    verbatim = np.isin(h_ids, a_ids).mean()
+    verbatim = np.mean([i in article_ids for i in h_ids.tolist()])
     return np.array([p.mean(), p.min(), lowest, (p < 0.6).mean(), (p < 0.7).mean(), verbatim], dtype=np.float32)
+
+
+def article_alignments(article: tuple, headlines: Sequence[tuple]) -> np.ndarray:
+    """alignment_features of several headlines of ONE article with a single matrix product.
+
+    article, headlines: cache entries (pooled, token states, token ids). Returns (n, N_ALIGN).
+    """
+    a_tokens, article_ids = article[1].astype(np.float32), set(article[2].tolist())  # (La, H)
+    lengths = [len(h[2]) for h in headlines]
+    out = np.zeros((len(headlines), N_ALIGN), dtype=np.float32)
+    if len(a_tokens) == 0 or sum(lengths) == 0:
+        return out
+    best = (np.concatenate([h[1] for h in headlines]).astype(np.float32) @ a_tokens.T).max(1)  # (sum Lh,)
+    for i, p in enumerate(np.split(best, np.cumsum(lengths)[:-1])):
+        if len(p):
+            out[i] = alignment_stats(p, headlines[i][2], article_ids)
+    return out
+
+
+def surface_features(article: str, headline: str) -> np.ndarray:
+    """Checks a newsroom applies to any headline, whatever its template.  -> (N_SURFACE,)
+
+    [log(1 + words), share of the headline's numbers stated in the article, share of its
+    capitalised names found in the article, has '!', has '?', share of ALL-CAPS words].
+    A number or name the article never mentions is the commonest wrong fact; length, '!' and
+    shouting are the commonest marks of clickbait (Chakraborty et al. 2016).
+    """
+    words = headline.split()
+    numbers = set(_NUMBER.findall(headline))
+    names = {w.strip(_PUNCT).lower() for w in words[1:] if w[:1].isupper()}
+    article_words = {w.strip(_PUNCT).lower() for w in article.split()}
+    found = lambda wanted, have: len(wanted & have) / len(wanted) if wanted else 1.0  # noqa: E731
+    shouting = sum(w.isupper() and sum(c.isalpha() for c in w) > 1 for w in words) / max(1, len(words))
+    return np.array([math.log1p(len(words)), found(numbers, set(_NUMBER.findall(article))), found(names, article_words),
+                     "!" in headline, "?" in headline, shouting], dtype=np.float32)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PUNCT = ".,;:!?\"'()[]‘’“”$%"
+N_SURFACE = 6
+
+Entry = tuple  # (pooled (H,) float32, token states (L, H) float16, token ids (L,) int32)
+
+
+class EmbeddingStore:
+    """Embeddings on disk, so a retrain after a few new ratings embeds only the new texts.
+
+    A folder of .npz shards, one per save, each holding `keys` (n,) sha256 hex strings,
+    `pooled` (n, H), `tokens` (sum L, H) float16, `ids` (sum L,) and `offsets` (n + 1,) into them.
+    Shards are written atomically; once there are more than `max_shards`, they are merged.
+    """
+
+    def __init__(self, folder: Path, max_shards: int = 16):
+        self.folder, self.max_shards = Path(folder), max_shards
+
+    def load(self) -> dict[str, Entry]:
+        entries: dict[str, Entry] = {}
+        for shard in sorted(self.folder.glob("shard-*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as z:  # z[name] reads the array each time: read once
+                    keys, pooled, tokens, ids, off = (z[name] for name in ("keys", "pooled", "tokens", "ids", "offsets"))
+                for i, key in enumerate(keys.tolist()):
+                    entries[key] = (pooled[i], tokens[off[i]:off[i + 1]], ids[off[i]:off[i + 1]])
+            except (OSError, ValueError, KeyError):  # a damaged shard is only a cache miss
+                continue
+        return entries
+
+    def save(self, entries: dict[str, Entry]) -> None:
+        if not entries:
+            return
+        old = sorted(self.folder.glob("shard-*.npz"))
+        if len(old) >= self.max_shards:  # merge everything into one shard
+            entries = {**self.load(), **entries}
+        keys = list(entries)
+        lengths = [len(entries[k][2]) for k in keys]
+        arrays = {"keys": np.array(keys), "pooled": np.stack([entries[k][0] for k in keys]).astype(np.float32),
+                  "tokens": np.concatenate([entries[k][1] for k in keys]).astype(np.float16),
+                  "ids": np.concatenate([entries[k][2] for k in keys]).astype(np.int32),
+                  "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(self.folder / f"shard-{time.time_ns()}-{secrets.token_hex(3)}.npz", buffer.getvalue())
+        if len(old) >= self.max_shards:
+            for shard in old:
+                shard.unlink(missing_ok=True)
+
+
+def text_key(text: str, limit: int) -> str:
+    """Cache key of a text embedded with at most `limit` tokens."""
+    return hashlib.sha256(f"{limit}\x00{text}".encode("utf-8")).hexdigest()
 
 
 class Embedder:
     """A frozen encoder with a per-text cache (an article is embedded once for all its headlines).
 
-    Each cached text keeps its pooled embedding (H,), its token states (L, H) and token ids (L,).
+    Articles are cut to `article_length` tokens (the lead holds the facts a headline must state);
+    headlines to `max_length` (i.e. kept whole). Texts are embedded shortest first, so a batch of
+    headlines pads to ~20 tokens, not to the longest article. Each cached text keeps its pooled
+    embedding (H,), its token states (L, H) and token ids (L,), in memory and, when a `store` is
+    given, on disk.
     """
 
-    def __init__(self, encoder, tokenizer, max_length: int, device: str = "cpu", cache_size: int = 20_000):
+    def __init__(self, encoder, tokenizer, max_length: int, device: str = "cpu", cache_size: int = 50_000,
+                 article_length: int | None = None, store: EmbeddingStore | None = None):
         self.encoder, self.tokenizer, self.max_length, self.device = encoder.eval(), tokenizer, max_length, device
-        self.cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.article_length = min(article_length or max_length, max_length)
+        self.store = store
+        self.cache: dict[str, Entry] = store.load() if store is not None else {}
         self.cache_size = cache_size
-        self.special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        self.saved: set[str] = set(self.cache)
+        self.special = np.array(sorted(set(getattr(tokenizer, "all_special_ids", []) or [])), dtype=np.int64)
         self.lock = threading.Lock()  # background jobs may share one embedder
 
-    def missing(self, texts: Sequence[str]) -> list[str]:
-        return [t for t in dict.fromkeys(texts) if t not in self.cache]
+    def jobs(self, articles: Sequence[str], headlines: Sequence[str]) -> list[tuple[str, int]]:
+        """The unique (text, token limit) requests of these pairs."""
+        return list(dict.fromkeys([(a, self.article_length) for a in articles] + [(h, self.max_length) for h in headlines]))
 
-    def embed_batches(self, texts: Sequence[str], batch_size: int = 64) -> Iterator[int]:
-        """Embed the uncached texts, shortest first; yields how many are done after each batch."""
+    def missing(self, jobs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        return [job for job in dict.fromkeys(jobs) if text_key(*job) not in self.cache]
+
+    def embed_batches(self, jobs: Sequence[tuple[str, int]], batch_size: int = 64) -> Iterator[int]:
+        """Embed the uncached (text, limit) jobs, shortest first; yields how many are done after each batch."""
         import torch
 
-        todo = sorted(self.missing(texts), key=len)
+        todo = sorted(self.missing(jobs), key=lambda job: (job[1], len(job[0])))
         overflow = len(self.cache) + len(todo) - self.cache_size
         if overflow > 0:  # forget the oldest texts this request does not need
-            needed = set(texts)
+            needed = {text_key(*job) for job in jobs}
             for key in [k for k in self.cache if k not in needed][:overflow]:
                 del self.cache[key]
-        with torch.no_grad():
-            for start in range(0, len(todo), batch_size):
-                chunk = todo[start:start + batch_size]
-                enc = self.tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
-                enc = {k: v.to(self.device) for k, v in enc.items()}  # (n, T)
-                hidden = self.encoder(**enc).last_hidden_state  # (n, T, H)
-                pooled = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1)  # (n, H)
-                tokens = torch.nn.functional.normalize(hidden, dim=-1).float().cpu().numpy()  # (n, T, H)
-                ids = enc["input_ids"].cpu().numpy()  # (n, T)
-                mask = enc["attention_mask"].cpu().numpy().astype(bool)
-                for i, text in enumerate(chunk):
-                    keep = mask[i] & ~np.isin(ids[i], list(self.special))  # real tokens only
-                    self.cache[text] = (pooled[i].float().cpu().numpy(), tokens[i][keep].astype(np.float16), ids[i][keep])
-                yield start + len(chunk)
+        done = 0
+        with torch.inference_mode():
+            for limit in sorted({job[1] for job in todo}):
+                group = [text for text, lim in todo if lim == limit]
+                for start in range(0, len(group), batch_size):
+                    chunk = group[start:start + batch_size]
+                    self._embed(chunk, limit)
+                    done += len(chunk)
+                    yield done
+
+    def _embed(self, texts: list[str], limit: int) -> None:
+        import torch
+
+        enc = self.tokenizer(texts, truncation=True, max_length=limit, padding=True, return_tensors="pt")
+        enc = {k: v.to(self.device) for k, v in enc.items()}  # (n, T), T = the longest text of this chunk
+        hidden = self.encoder(**enc).last_hidden_state  # (n, T, H)
+        pooled = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1).float().cpu().numpy()  # (n, H)
+        tokens = torch.nn.functional.normalize(hidden, dim=-1).to(torch.float16).cpu().numpy()  # (n, T, H)
+        ids = enc["input_ids"].cpu().numpy()  # (n, T)
+        keep = enc["attention_mask"].cpu().numpy().astype(bool) & ~np.isin(ids, self.special)  # real tokens only
+        for i, text in enumerate(texts):
+            self.cache[text_key(text, limit)] = (pooled[i], tokens[i][keep[i]], ids[i][keep[i]].astype(np.int32))
+
+    def persist(self, jobs: Sequence[tuple[str, int]]) -> None:
+        """Write the embeddings of these jobs that are not on disk yet (training texts, not every scored headline)."""
+        if self.store is None:
+            return
+        keys = [k for k in dict.fromkeys(text_key(*job) for job in jobs) if k in self.cache and k not in self.saved]
+        self.store.save({k: self.cache[k] for k in keys})
+        self.saved.update(keys)
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Pooled embeddings of `texts`.  # (N, H)"""
+        """Pooled embeddings of `texts` (cut to max_length).  # (N, H)"""
+        jobs = [(t, self.max_length) for t in texts]
         with self.lock:
-            for _ in self.embed_batches(texts, batch_size):
+            for _ in self.embed_batches(jobs, batch_size):
                 pass
-            return np.stack([self.cache[t][0] for t in texts])
+            return np.stack([self.cache[text_key(*job)][0] for job in jobs])
 
     def features(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Pair features of (article, headline) pairs.  # (N, D)"""
         with self.lock:
-            for _ in self.embed_batches(list(articles) + list(headlines), batch_size):
+            for _ in self.embed_batches(self.jobs(articles, headlines), batch_size):
                 pass
-            entries = [(self.cache[a], self.cache[h]) for a, h in zip(articles, headlines)]
+            entries = [(self.cache[text_key(a, self.article_length)], self.cache[text_key(h, self.max_length)])
+                        for a, h in zip(articles, headlines)]
         a = np.stack([e[0][0] for e in entries])  # (N, H)
         h = np.stack([e[1][0] for e in entries])  # (N, H)
-        align = np.stack([alignment_features(ea[1].astype(np.float32), ea[2], eh[1].astype(np.float32), eh[2])
-                          for ea, eh in entries])  # (N, N_ALIGN)
-        return np.concatenate([pair_features(a, h), align], axis=1)
+        align = np.zeros((len(entries), N_ALIGN), dtype=np.float32)  # (N, N_ALIGN), one product per article
+        by_article: dict[str, list[int]] = {}
+        for i, article in enumerate(articles):
+            by_article.setdefault(article, []).append(i)
+        for rows in by_article.values():
+            align[rows] = article_alignments(entries[rows[0]][0], [entries[i][1] for i in rows])
+        surface = np.stack([surface_features(a_, h_) for a_, h_ in zip(articles, headlines)])  # (N, N_SURFACE)
+        return np.concatenate([pair_features(a, h), align, surface], axis=1)
 
 
 class QuickModel:
@@ -144,8 +283,13 @@ class QuickModel:
         from safetensors.numpy import load_file
 
         head = load_file(str(folder / HEAD_FILE))
-        encoder, tokenizer = _load_encoder(folder, meta, device)
-        embedder = Embedder(encoder, tokenizer, int(meta.get("max_length", 128)), device)
+        max_length, article_length = int(meta.get("max_length", 128)), meta.get("article_length")
+        if (folder / ENCODER_SUBDIR).is_dir():  # a random encoder saved with its head
+            encoder, tokenizer = _load_encoder(folder, meta, device)
+            embedder = Embedder(encoder, tokenizer, max_length, device, article_length=article_length)
+        else:  # share the encoder and the texts it already embedded with training in this process
+            embedder = shared_embedder(meta.get("backbone_path") or meta["backbone"], max_length, device, article_length,
+                                       layers=int(meta.get("layers") or 0))
         return cls(embedder, head["weight"], float(head["bias"][0]), head["mean"], head["std"])
 
 
@@ -153,18 +297,50 @@ _EMBEDDERS: dict[tuple, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
-def shared_embedder(backbone: str, max_length: int, device: str = "cpu") -> Embedder:
-    """One frozen encoder + text cache per (backbone, max_length, device) for the whole process.
+def embedding_store(backbone: str, layers: int = 0) -> EmbeddingStore | None:
+    """The on-disk embedding cache of a backbone: models_dir()/embeddings/<backbone>-<hash>-L<layers>-<version>/.
 
-    Quick mode is meant to be re-run every time a few ratings arrive: with the cache, only the new
-    texts go through the encoder. A folder backbone is keyed by its modification time.
+    None for the random 'tiny' encoder, which differs from one process to the next.
     """
+    if backbone == "tiny":
+        return None
+    path = Path(backbone)
+    stamp = str(path.resolve()) + str(path.stat().st_mtime_ns) if path.is_dir() else backbone
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name or backbone)[:40]
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:8]
+    return EmbeddingStore(models_dir() / "embeddings" / f"{name}-{digest}-L{layers or 'all'}-{FEATURE_VERSION}")
+
+
+def keep_layers(encoder, layers: int):
+    """Keep only the first `layers` transformer blocks of a BERT-style encoder (0 = all).
+
+    Embedding cost is linear in depth; the lower layers of MiniLM keep most of what the head
+    needs (which words, which numbers), see the quick-mode figures in bench/bench_reward.py.
+    """
+    blocks = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if layers <= 0 or blocks is None or layers >= len(blocks):
+        return encoder
+    encoder.encoder.layer = blocks[:layers]
+    encoder.config.num_hidden_layers = layers
+    return encoder
+
+
+def shared_embedder(backbone: str, max_length: int, device: str = "cpu", article_length: int | None = None,
+                    disk_cache: bool = True, layers: int = 0) -> Embedder:
+    """One frozen encoder + text cache per (backbone, lengths, depth, device, cache folder) for the whole process.
+
+    Quick mode is meant to be re-run every time a few ratings arrive: with the cache (in memory,
+    and on disk across processes), only the new texts go through the encoder. A folder backbone
+    is keyed by its modification time.
+    """
+    store = embedding_store(backbone, layers) if disk_cache else None
     stamp = Path(backbone).stat().st_mtime_ns if Path(backbone).is_dir() else 0
-    key = (backbone, stamp, max_length, device)
+    key = (backbone, stamp, max_length, article_length, layers, device, str(store.folder) if store else None)
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
             encoder, tokenizer = _load_encoder(None, {"backbone": backbone}, device)
-            _EMBEDDERS[key] = Embedder(encoder, tokenizer, max_length, device)
+            _EMBEDDERS[key] = Embedder(keep_layers(encoder, layers), tokenizer, max_length, device,
+                                       article_length=article_length, store=store)
         return _EMBEDDERS[key]
 
 
@@ -198,7 +374,7 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
 
     from rlhf_core.reward.data import plan_batches, prepare_splits
     from rlhf_core.reward.losses import objective_loss
-    from rlhf_core.reward.train import batch_tensors, infer_scale, rank_metrics, save_checkpoint_dir, seed_everything, validation_loss
+    from rlhf_core.reward.train import batch_index, batch_tensors, infer_scale, rank_metrics, save_checkpoint_dir, seed_everything, validation_loss
 
     start, total = time.monotonic(), cfg.quick_head_steps
     elapsed = lambda: round(time.monotonic() - start, 2)  # noqa: E731
@@ -214,17 +390,20 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
 
     # 2. embed every article and headline once with the frozen encoder (the slow part: report progress);
     #    the embedder is kept for the process, so retraining on a few new ratings only embeds the new texts
-    embedder = shared_embedder(cfg.backbone, cfg.max_length, cfg.device)
+    embedder = shared_embedder(cfg.backbone, cfg.max_length, cfg.device, cfg.quick_article_tokens, cfg.quick_disk_cache,
+                               cfg.quick_layers)
     encoder, tokenizer = embedder.encoder, embedder.tokenizer
-    texts = train.articles + train.headlines + (val.articles + val.headlines if val else [])
-    n_todo = len(embedder.missing(texts))
+    jobs = embedder.jobs(train.articles + (val.articles if val else []), train.headlines + (val.headlines if val else []))
+    n_todo = len(embedder.missing(jobs))
     for start_ in range(0, n_todo, 256):  # in slices, so the lock is never held across a yield
-        chunk = embedder.missing(texts)[:256]
+        chunk = sorted(embedder.missing(jobs), key=lambda job: (job[1], len(job[0])))[:256]
         with embedder.lock:
             for _ in embedder.embed_batches(chunk):
                 pass
         yield {"step": 0, "total_steps": total, "phase": "embedding", "embed/done": min(n_todo, start_ + len(chunk)),
                "embed/total": n_todo, "time/elapsed_s": elapsed()}
+    with embedder.lock:  # on disk: the next process only embeds texts it has never seen
+        embedder.persist(jobs)
     x_train = embedder.features(train.articles, train.headlines)  # (N, D)
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train_t = torch.from_numpy((x_train - mean) / std).to(cfg.device)
@@ -235,11 +414,12 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
     torch.nn.init.zeros_(head.weight)
     torch.nn.init.zeros_(head.bias)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+    train_index, val_index = batch_index(train, cfg.device), batch_index(val, cfg.device) if val else None
     eval_every = cfg.eval_every or max(1, math.ceil(total / 12))
     best, best_metrics, best_step, bad, step, stopped = None, {}, 0, 0, 0, "completed"
     for step in range(1, total + 1):
         logits = head(x_train_t).squeeze(-1)  # (N,)
-        loss, parts = objective_loss(cfg.objective, batch_tensors(logits, train, logits.device), cfg.center_rewards_coef)
+        loss, parts = objective_loss(cfg.objective, batch_tensors(logits, train, logits.device, train_index), cfg.center_rewards_coef)
         loss = loss + cfg.quick_l2 * head.weight.pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -248,7 +428,7 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
                "optim/lr": optimizer.param_groups[0]["lr"], "time/elapsed_s": elapsed()}
         if val is not None and (step % eval_every == 0 or step == total):
             with torch.no_grad():
-                tensors = batch_tensors(head(x_val_t).squeeze(-1), val, cfg.device)
+                tensors = batch_tensors(head(x_val_t).squeeze(-1), val, cfg.device, val_index)
             metrics = {"loss/val": validation_loss(cfg, tensors), **rank_metrics(tensors, val)}
             row.update(metrics)
             if not best_metrics or metrics["loss/val"] < best_metrics["loss/val"]:
@@ -265,7 +445,7 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
 
     # 4. save: the head (safetensors), its standardisation, metadata naming the encoder (a copy of it for 'tiny')
     meta = {"format": "quick", "backbone": cfg.backbone, "objective": cfg.objective, "max_length": cfg.max_length,
-            "backbone_path": str(Path(cfg.backbone).resolve()) if Path(cfg.backbone).is_dir() else None,
+            "article_length": embedder.article_length, "layers": cfg.quick_layers, "backbone_path": str(Path(cfg.backbone).resolve()) if Path(cfg.backbone).is_dir() else None,
             "features": FEATURES, "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
             "data_fingerprint": splits.fingerprint, "data": splits.sizes(), "config": cfg.to_dict(),
             "metrics": best_metrics, "best_step": best_step, "steps_done": step, "stopped": stopped,

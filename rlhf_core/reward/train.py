@@ -119,7 +119,8 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
 
     # 2. the backbone with a fresh 1-logit head, AdamW, warm-up then linear decay
     model, tokenizer = load_backbone(cfg.backbone, cfg.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    freeze_lower_layers(model, cfg.freeze_layers)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = int(cfg.warmup_ratio * total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_warmup_decay(s, total, warmup))
 
@@ -174,21 +175,53 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
                        "quick": False, **splits.sizes()}}
 
 
+def freeze_lower_layers(model, n_layers: int) -> None:
+    """Freeze the embeddings and the first `n_layers` blocks of a BERT-style encoder (no-op for 0)."""
+    base = model.base_model
+    blocks = getattr(getattr(base, "encoder", None), "layer", None)
+    if n_layers <= 0 or blocks is None:
+        return
+    base.embeddings.requires_grad_(False)
+    for block in blocks[:n_layers]:
+        block.requires_grad_(False)
+
+
+def param_groups(model, cfg: RewardConfig) -> list[dict]:
+    """Trainable parameters: the encoder at cfg.lr, the new head (classifier, pooler) at cfg.head_lr."""
+    head, body = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (head if "classifier" in name or "pooler" in name else body).append(param)
+    return [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr or cfg.lr}]
+
+
 def _write_full(model, tokenizer, meta: dict, folder: Path) -> None:
     model.save_pretrained(folder)  # safetensors
     tokenizer.save_pretrained(folder)
     atomic_write_json(folder / META_FILE, meta)
 
 
-def batch_tensors(logits, batch, device) -> dict:
-    """Gather the pointwise rows and the pairs of a batch from the logits of its unique texts.  # logits (N,)"""
+def batch_tensors(logits, batch, device, index: dict | None = None) -> dict:
+    """Gather the pointwise rows and the pairs of a batch from the logits of its unique texts.  # logits (N,)
+
+    `index` = batch_index(batch, device), when the same batch is used many times (quick mode's
+    full-batch head steps): turning long Python lists into tensors at every step costs more than the step.
+    """
+    index = index if index is not None else batch_index(batch, device)
+    return {"logits": logits[index["point_idx"]], "targets": index["targets"], "weights": index["weights"],  # (B,)
+            "r_chosen": logits[index["chosen_idx"]], "r_rejected": logits[index["rejected_idx"]],  # (P,)
+            "margin": index["margins"], "pair_weights": index["pair_weights"]}
+
+
+def batch_index(batch, device) -> dict:
+    """The index and value lists of a Batch as tensors."""
     import torch
 
     idx = lambda values: torch.as_tensor(values, dtype=torch.long, device=device)  # noqa: E731
     val = lambda values: torch.as_tensor(values, dtype=torch.float32, device=device)  # noqa: E731
-    return {"logits": logits[idx(batch.point_idx)], "targets": val(batch.targets), "weights": val(batch.weights),  # (B,)
-            "r_chosen": logits[idx(batch.chosen_idx)], "r_rejected": logits[idx(batch.rejected_idx)],  # (P,)
-            "margin": val(batch.margins), "pair_weights": val(batch.pair_weights)}
+    return {"point_idx": idx(batch.point_idx), "targets": val(batch.targets), "weights": val(batch.weights),
+            "chosen_idx": idx(batch.chosen_idx), "rejected_idx": idx(batch.rejected_idx),
+            "margins": val(batch.margins), "pair_weights": val(batch.pair_weights)}
 
 
 def _batch_loss(model, tokenizer, batch, cfg: RewardConfig):
