@@ -34,7 +34,7 @@ digraph G {{
   rate -> reward [label="  new ratings", style=dashed, constraint=false];
 }}
 """
-DONE, TODO = "#c8e6c9", "#eeeeee"
+DONE, PENDING = "#c8e6c9", "#eeeeee"
 
 
 @st.fragment(run_every=1.0)
@@ -70,10 +70,10 @@ st.markdown(
 )
 st.graphviz_chart(
     DIAGRAM.format(
-        data=DONE if ps.datasets else TODO,
-        reward=DONE if ps.reward_models else TODO,
-        policy=DONE if ps.policies else TODO,
-        rate=TODO,
+        data=DONE if ps.datasets else PENDING,
+        reward=DONE if ps.reward_models else PENDING,
+        policy=DONE if ps.policies else PENDING,
+        rate=PENDING,
     )
 )
 

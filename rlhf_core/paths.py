@@ -98,6 +98,22 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def replace_dir(built: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Move a fully written folder `built` into place as `target`, replacing an older one.
+
+    Writers build checkpoints in a temporary sibling folder and call this last, so a reader (or a
+    crash) sees the old folder or the complete new one. The old folder is removed first: rename
+    cannot replace a non-empty directory, so there is a moment with no target at all.
+    """
+    import shutil
+
+    built, target = Path(built), Path(target)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(built, target)
+    return target
+
+
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -137,9 +137,7 @@ def _convert_gguf(gguf_path: Path, target: Path) -> None:
         model.eval()
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
-        if target.exists():  # an incomplete leftover from an older crash
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        paths.replace_dir(tmp, target)  # also replaces an incomplete leftover from an older crash
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ModelLoadError(f"Could not convert SmolLM2 from {gguf_path}: {type(exc).__name__}: {exc}") from exc

@@ -225,9 +225,7 @@ def tiny_sft_dir(on_step=None) -> Path:
                 built = Path(shutil.move(str(built), str(target.parent / f".{target.name}.built.tmp")))
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp = built
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
+            paths.replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import os
 import shutil
 import tempfile
 import time
@@ -283,9 +282,7 @@ def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: d
 
             save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp / f"{name}.safetensors"))
         paths.atomic_write_json(tmp / META_FILE, meta)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        paths.replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
