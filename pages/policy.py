@@ -19,7 +19,7 @@ from ui import state
 from ui.charts import POLICY_CHARTS, compare_runs_figure, has_any, metrics_figure
 from ui.services import job_runner, offline_status, reward_dir_of
 from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs, md_escape,
-                        owner_only, persona_of, run_get, run_label)
+                        owner_only, persona_of, pick_run, run_get)
 
 ALGOS = {
     "SFT": ("sft", "Supervised fine-tuning: imitate expert headlines (the seed's expert data, weighted x2). The usual first step.",
@@ -266,15 +266,10 @@ with main:
             st.info("No policy run yet. With the tiny preset and a reward model, **GRPO** shows the reward rising within a minute; "
                     "set beta to 0 to watch the proxy reward climb while the gold score falls (reward hacking).")
         else:
-            ids = [r.id for r in done]
-            if st.session_state.get(state.POLICY_RUN) not in ids:
-                st.session_state[state.POLICY_RUN] = ids[0]
-            chosen_id = st.selectbox("Show run", ids, key=state.POLICY_RUN,
-                                     format_func=lambda i: run_label(next(r for r in done if r.id == i)))
-            chosen = next(r for r in done if r.id == chosen_id)
+            chosen = pick_run(done, state.POLICY_RUN)
             if chosen.status == "failed":
                 st.error(f"The run failed: {md_escape(chosen.error or 'see its folder')}")
-            draw_charts(runner.read_metrics(chosen_id), chosen_id)
+            draw_charts(runner.read_metrics(chosen.id), chosen.id)
 
 runs = [r for r in list_runs() if r.kind in POLICY_KINDS]
 if runs:

@@ -19,7 +19,7 @@ from ui import state
 from ui.charts import REWARD_CHARTS, calibration_figure, compare_runs_figure, has_any, metrics_figure
 from ui.services import evaluate_reward_run, job_runner, offline_status, ratings_store, reward_dir_of
 from ui.widgets import (ACTIVE, STATUS_ICON, dataset_names, default_pick, finished_runs, job_panel, list_runs, md_escape,
-                        owner_only, persona_of, run_get, run_label)
+                        owner_only, persona_of, pick_run, run_get, run_label)
 
 FOLDER = "a folder or hub id"
 HYPER = ("lr", "batch_size", "epochs", "max_steps", "max_length", "early_stopping_patience", "val_fraction",
@@ -193,12 +193,7 @@ with main:
             st.info("No reward model yet: choose the data on the left and press **Start training**. "
                     "With quick mode on, a model is ready in seconds.")
         else:
-            ids = [info.id for info in done]
-            if st.session_state.get(state.REWARD_RUN) not in ids:
-                st.session_state[state.REWARD_RUN] = ids[0]
-            chosen = st.selectbox("Show run", ids, key=state.REWARD_RUN,
-                                  format_func=lambda i: run_label(next(r for r in done if r.id == i)))
-            show_results(next(r for r in done if r.id == chosen))
+            show_results(pick_run(done, state.REWARD_RUN))
 
 runs = list_runs("reward")
 if runs:

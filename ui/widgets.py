@@ -192,6 +192,15 @@ def job_panel(kind_label: str, run_id: str, draw: Callable[[list[dict], Any], No
     draw(metrics, info)
 
 
+def pick_run(runs: list, key: str):
+    """A "Show run" selectbox over finished runs (newest selected until the user picks one); returns the RunInfo."""
+    by_id = {info.id: info for info in runs}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = runs[0].id
+    chosen = st.selectbox("Show run", list(by_id), key=key, format_func=lambda i: run_label(by_id[i]))
+    return by_id[chosen]
+
+
 def last_metric(metrics: list[dict], key: str) -> float | None:
     """The latest value of a metric key in a run's rows (None if never logged)."""
     for row in reversed(metrics):

@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 
 from rlhf_core.errors import DataError
 from rlhf_core.policy.config import DPOConfig, GenerationConfig
-from rlhf_core.policy.train import (Rewarder, finish, load_table, make_optimizer, optimizer_step, split_articles, start_run)
+from rlhf_core.policy.train import (Rewarder, finish, index_batches, load_table, make_optimizer, optimizer_step, split_articles, start_run)
 
 
 def preference_pairs(frame) -> tuple[list[str], list[str], list[str]]:
@@ -52,15 +51,12 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
     params = list(model.parameters())
     optimizer = make_optimizer(params, cfg)
     gen = GenerationConfig(max_new_tokens=32, max_prompt_tokens=max(16, cfg.max_length - 32))
-    rng = np.random.default_rng(cfg.seed + run.start_step)
-    order, cursor, step, completed = rng.permutation(len(prompts)), 0, run.start_step, False
+    batches = index_batches(len(prompts), cfg.batch_size, cfg.seed + run.start_step)
+    step, completed = run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
             # 1. a batch of pairs, interleaved (chosen_i, rejected_i) so each prompt's forward runs once
-            if cursor + cfg.batch_size > len(order):
-                order, cursor = rng.permutation(len(prompts)), 0
-            idx = order[cursor:cursor + cfg.batch_size]
-            cursor += cfg.batch_size
+            idx = next(batches)
             prompt_ids, prompt_mask = run.encode_prompts([prompts[i] for i in idx for _ in (0, 1)], gen.max_new_tokens, gen.max_prompt_tokens)
             answer_ids, answer_mask = run.encode_answers([text for i in idx for text in (chosen[i], rejected[i])], gen.max_new_tokens)
             seq = (prompt_ids, prompt_mask, answer_ids, answer_mask)

@@ -16,7 +16,7 @@ import numpy as np
 
 from rlhf_core.errors import DataError
 from rlhf_core.policy.config import GenerationConfig, SFTConfig
-from rlhf_core.policy.train import (PolicyRun, Rewarder, finish, load_table, make_optimizer, optimizer_step, split_articles, start_run)
+from rlhf_core.policy.train import (PolicyRun, Rewarder, finish, index_batches, load_table, make_optimizer, optimizer_step, split_articles, start_run)
 
 PRETRAIN_SYNTH_ARTICLES = 1500  # extra synthetic stories (their own seed) so the tiny model generalises
 PRETRAIN_SYNTH_SEED = 777
@@ -69,17 +69,13 @@ def sft_loop(run: PolicyRun, cfg: SFTConfig, articles, headlines, weights, probe
                                                  if s < cfg.warmup_steps else max(0.1, 1.0 - (s - cfg.warmup_steps) / decay_steps))
     for _ in range(run.start_step):
         schedule.step()
-    rng = np.random.default_rng(cfg.seed + run.start_step)
-    order, cursor = rng.permutation(len(articles)), 0
+    batches = index_batches(len(articles), cfg.batch_size, cfg.seed + run.start_step)
     gen = GenerationConfig(max_new_tokens=32, max_prompt_tokens=max(16, cfg.max_length - 32))
     step, completed = run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
             # 1. the next batch of demonstrations (reshuffled every epoch)
-            if cursor + cfg.batch_size > len(order):
-                order, cursor = rng.permutation(len(articles)), 0
-            idx = order[cursor:cursor + cfg.batch_size]
-            cursor += cfg.batch_size
+            idx = next(batches)
             # 2. prompt (left-padded) + demonstrated headline ending in end-of-text (right-padded)
             prompt_ids, prompt_mask = run.encode_prompts([articles[i] for i in idx], gen.max_new_tokens, gen.max_prompt_tokens)
             answer_ids, answer_mask = run.encode_answers([headlines[i] for i in idx], gen.max_new_tokens)

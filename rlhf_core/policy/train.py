@@ -356,6 +356,18 @@ def article_stream(articles: Sequence[str], seed: int) -> Iterator[str]:
             yield articles[i]
 
 
+def index_batches(n: int, batch_size: int, seed: int) -> Iterator[np.ndarray]:
+    """Batches of row indices, reshuffled each epoch; an epoch's short tail is dropped (deterministic by seed).
+
+    A batch larger than the data yields the whole (shuffled) data each time.
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, max(n - batch_size, 0) + 1, batch_size):
+            yield order[start:start + batch_size]
+
+
 def take(stream: Iterator, n: int) -> list:
     return [next(stream) for _ in range(n)]
 
