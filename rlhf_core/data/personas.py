@@ -232,11 +232,15 @@ def count_contradictions(lead: str, headline_tokens: list[str]) -> int:
 
 
 def length_score(n_words: int, low: int = 5, high: int = 12, long_scale: float = 6.0) -> float:
-    """1 inside [low, high] words; rises linearly below, decays exponentially above (smooth, never 0 unless empty)."""
+    """1 inside [low, high] words; (n / low)^2 below, exp(-(n - high) / long_scale) above; 0 when empty.
+
+    A fragment of one to three words ("Brinar Labs unveils") is not a headline, so the score
+    falls fast below the band; a long headline is merely wordy, so it decays gently above it.
+    """
     if n_words <= 0:
         return 0.0
     if n_words < low:
-        return 0.25 + 0.75 * (n_words - 1) / max(1, low - 1)
+        return (n_words / low) ** 2
     if n_words <= high:
         return 1.0
     return math.exp(-(n_words - high) / long_scale)
@@ -392,7 +396,7 @@ def _wire_editor(f: HeadlineFeatures) -> float:
         1.2 * f.clickbait + 0.6 * f.emotion + 0.7 * min(f.exclamations, 3) + 0.5 * min(f.all_caps, 3)
         + 0.8 * f.question_bait + 0.3 * f.superlatives + 0.4 * f.second_person
     )
-    return substance * (0.4 + 0.6 * length) * accuracy * math.exp(-0.8 * hype)
+    return substance * (0.2 + 0.8 * length) * accuracy * math.exp(-0.8 * hype)
 
 
 def _tabloid_editor(f: HeadlineFeatures) -> float:

@@ -32,6 +32,9 @@ TOPICS = ("business", "sports", "science", "local government", "weather", "healt
 STYLES = (
     "accurate_concise", "accurate_long", "vague", "clickbait", "sensational", "wrong_number", "wrong_actor",
     "wrong_direction",  # only for events that can be reversed (profit rises -> falls, approves -> rejects)
+    # Degenerate text an RL policy drifts into when it hacks a reward model that never saw any:
+    "truncated",  # cut off after 1-3 words
+    "repetitive",  # a few words looping
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -547,7 +550,8 @@ def candidate_headlines(article: Article, rng: np.random.Generator) -> list[tupl
     The accurate styles state only facts from the article; `wrong_number` changes the number,
     `wrong_actor` names an organisation (or town) the article never mentions and `wrong_direction`
     (only for events that can be reversed) says the opposite happened; `vague` drops the facts;
-    `clickbait` and `sensational` add hype.
+    `clickbait` and `sensational` add hype; `truncated` and `repetitive` are the degenerate text a
+    policy produces when it over-optimises a reward model that never saw such text.
     """
     event = _EVENTS_BY_KEY[article.facts["event"]]
     slots = dict(article.facts["slots"])
@@ -592,6 +596,11 @@ def candidate_headlines(article: Article, rng: np.random.Generator) -> list[tupl
     }
     if event.flipped:  # wrong_direction: the right names and number, the opposite outcome
         headlines["wrong_direction"] = _fill(str(rng.choice(event.flipped)), slots)
+    # Degenerate styles, drawn last so the styles above stay as they were. Rated like the others,
+    # they teach the reward model what an over-optimised policy would otherwise find unpunished.
+    words = concise.split()
+    headlines["truncated"] = " ".join(words[: int(rng.integers(1, 4))])
+    headlines["repetitive"] = " ".join(words[: int(rng.integers(2, 4))] * int(rng.integers(3, 5)))
     return [(style, headlines[style]) for style in STYLES if style in headlines]
 
 
