@@ -98,7 +98,7 @@ with right:
     if preparing:
         prepare_panel(preparing[0].id)
     elif unprepared:
-        st.caption(f"Not built yet: {', '.join(unprepared)}. Build them once now (about 3 minutes on 2 cores) so a "
+        st.caption(f"Not built yet: {', '.join(unprepared)}. Build them once now (about 8 minutes on 2 cores) so a "
                    "class never waits for them later; training and Compare would otherwise build them on first use.")
         if st.button("Prepare offline models", icon=":material/download:", key="prepare_models"):
             from rlhf_core.models.prepare import prepare_models

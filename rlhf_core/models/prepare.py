@@ -1,7 +1,7 @@
 """Prepare the offline presets once, as a background job with progress, before a class needs them.
 
 Two things are slow the first time and instant afterwards (cached under paths.models_dir()):
-  1. the `tiny` policy: a tiny GPT-2 pre-trained by SFT on the sample corpus (~2-3 min on 2 cores);
+  1. the `tiny` policy: a tiny GPT-2 pre-trained by SFT on synthetic stories of its own seed (~7 min on 2 cores);
   2. `smollm2`: the GGUF file of the pip package dequantised and saved as safetensors (~25 s).
 `prepare_models()` is a trainer-shaped generator (one metrics dict per step, with `step` and
 `total_steps`), so the job runner shows it with the same progress bar as a training run.

@@ -197,7 +197,7 @@ def _tiny_init_policy(device: str) -> PolicyBundle:
 
 
 def tiny_sft_dir(on_step=None) -> Path:
-    """The tiny SFT policy's folder, pretraining it first if it is not cached (~2-3 min on 2 cores).
+    """The tiny SFT policy's folder, pretraining it first if it is not cached (~7 min on 2 cores).
 
     `on_step(metrics)`, if given, sees each pre-training step (models/prepare.py turns it into progress).
     """
