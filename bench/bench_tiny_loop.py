@@ -1,15 +1,15 @@
 """The whole RLHF loop on the `tiny` preset, and reward hacking with beta = 0 (prints; not a test).
 
-    python bench/bench_tiny_loop.py [--steps 40] [--hack-steps 60] [--fresh]
+    python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 150] [--fresh]
 
-1. SFT: the `tiny` preset (SFT-pretrained tiny GPT-2; built once and cached, `--fresh` rebuilds it
-   in a temporary home and times it).
+1. SFT: the `tiny` preset (a tiny GPT-2 SFT-pretrained on synthetic stories that are not in the
+   sample data; built once and cached, `--fresh` rebuilds it in a temporary home and times it).
 2. Reward model: quick mode (linear head on frozen MiniLM embeddings) on the sample ratings + pairs.
-3. GRPO with a sensible beta on the training articles.
-4. Gold persona score (wire_editor, never trained on) of greedy headlines on HELD-OUT articles,
-   before (SFT) and after GRPO.
-5. Reward hacking: the same GRPO with beta = 0 and a larger learning rate: the proxy reward keeps
-   rising while the gold score falls from its peak; with beta > 0 both rise. Key numbers printed.
+3. GRPO with a sensible beta on the sample's training articles (unseen by the preset).
+4. Gold persona score (wire_editor, never trained on) on the 80 HELD-OUT articles, before (SFT) and
+   after GRPO: of the greedy headline, and of 4 headlines sampled at T=0.7.
+5. Reward hacking: the same GRPO with beta = 0 and with beta > 0 at a larger learning rate, proxy
+   and gold side by side (the question is whether the proxy keeps rising while gold falls).
 Timings depend on how busy the machine is (load average printed): on a shared machine they are
 pessimistic.
 """
@@ -42,6 +42,21 @@ def held_out_gold(bundle, articles, reward_dir) -> tuple[float, float, list[str]
     return float(np.mean([s["gold"] for s in samples])), float(np.mean([s["reward"] for s in samples])), [s["headline"] for s in samples]
 
 
+def held_out_sampled_gold(bundle, articles, n: int = 4, temperature: float = 0.7, seed: int = 0) -> float:
+    """Mean gold score of n sampled headlines per held-out article (the policy as it is sampled, not just its mode)."""
+    import torch
+
+    from rlhf_core.policy.rollout import sample
+    from rlhf_core.policy.train import PolicyRun, Rewarder
+
+    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
+    ids, mask = run.encode_prompts(articles, 24, 256)
+    roll = sample(bundle.model, ids, mask, max_new_tokens=24, temperature=temperature, stop_ids=run.stop_ids(),
+                  pad_id=run.pad_id, repeats=n, generator=torch.Generator().manual_seed(seed))
+    _, gold = Rewarder(None, "wire_editor")([a for a in articles for _ in range(n)], run.decode(roll.completion_ids, roll.completion_mask))
+    return float(np.mean(gold))
+
+
 def smooth(values, k: int = 5) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     return np.array([values[max(0, i - k + 1):i + 1].mean() for i in range(len(values))])
@@ -69,14 +84,14 @@ def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, pro
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40, help="GRPO steps of the main loop")
+    parser.add_argument("--steps", type=int, default=300, help="GRPO steps of the main loop")
     parser.add_argument("--beta", type=float, default=0.04)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--hack-steps", type=int, default=60, help="steps of each reward-hacking run (0 = skip)")
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--hack-steps", type=int, default=150, help="steps of each reward-hacking run (0 = skip)")
     parser.add_argument("--hack-lr", type=float, default=3e-4)
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the rollouts")
     parser.add_argument("--prompts", type=int, default=8, help="articles per GRPO step (x 4 completions each)")
-    parser.add_argument("--eval-articles", type=int, default=40)
+    parser.add_argument("--eval-articles", type=int, default=80, help="held-out articles scored (the sample data has 80)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the tiny SFT preset (in a temporary home)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on an overloaded machine)")
     args = parser.parse_args()
@@ -113,15 +128,17 @@ def main() -> None:
           f"val spearman {rows[-1].get('eval/spearman')}")
     # 3. before
     gold0, proxy0, heads0 = held_out_gold(bundle, held_out, reward_dir)
+    sampled0 = held_out_sampled_gold(bundle, held_out)
     # 4. GRPO with a sensible beta
     t2 = time.monotonic()
     print(f"3. GRPO beta={args.beta}, lr={args.lr}, {args.prompts} articles x 4 completions, T={args.temperature}:")
     grpo_run("sensible beta", reward_dir, train_articles, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
     after = load_policy(str(work / "grpo" / "final"), cache=False)
     gold1, proxy1, heads1 = held_out_gold(after, held_out, reward_dir)
+    sampled1 = held_out_sampled_gold(after, held_out)
     total = time.monotonic() - t0
     print(f"4. held-out greedy headlines ({len(held_out)} articles): gold {gold0:.3f} (SFT) -> {gold1:.3f} (GRPO); "
-          f"proxy {proxy0:.3f} -> {proxy1:.3f}")
+          f"proxy {proxy0:.3f} -> {proxy1:.3f}; gold of 4 samples per article at T=0.7: {sampled0:.3f} -> {sampled1:.3f}")
     for a, b in list(zip(heads0, heads1))[:4]:
         print(f"     SFT: {a!r}\n    GRPO: {b!r}")
     print(f"   whole loop (SFT ready + reward model + GRPO + evaluation): {total:.0f} s "
