@@ -1,6 +1,6 @@
 """The whole RLHF loop on the `tiny` preset, and reward hacking with beta = 0 (prints; not a test).
 
-    python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 150] [--fresh]
+    python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 150] [--blind-spot] [--fresh]
 
 1. SFT: the `tiny` preset (a tiny GPT-2 SFT-pretrained on synthetic stories that are not in the
    sample data; built once and cached, `--fresh` rebuilds it in a temporary home and times it).
@@ -10,6 +10,8 @@
    after GRPO: of the greedy headline, and of 4 headlines sampled at T=0.7.
 5. Reward hacking: the same GRPO with beta = 0 and with beta > 0 at a larger learning rate, proxy
    and gold side by side (the question is whether the proxy keeps rising while gold falls).
+   `--blind-spot` gives these runs a reward model trained without the degenerate (truncated,
+   repetitive) ratings: a known blind spot for the policy to find.
 Timings depend on how busy the machine is (load average printed): on a shared machine they are
 pessimistic.
 """
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+DEGENERATE_STYLES = ["truncated", "repetitive"]
 QUICK = dict(backbone="minilm", objective="both", quick=True, max_length=128, seed=0)
 
 
@@ -89,6 +92,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--hack-steps", type=int, default=150, help="steps of each reward-hacking run (0 = skip)")
     parser.add_argument("--hack-lr", type=float, default=3e-4)
+    parser.add_argument("--blind-spot", action="store_true",
+                        help="hacking runs use a reward model trained without the truncated/repetitive ratings")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the rollouts")
     parser.add_argument("--prompts", type=int, default=8, help="articles per GRPO step (x 4 completions each)")
     parser.add_argument("--eval-articles", type=int, default=80, help="held-out articles scored (the sample data has 80)")
@@ -145,7 +150,16 @@ def main() -> None:
           f"(GRPO {time.monotonic() - t2:.0f} s); target < 180 s on 2 cores")
     # 5. reward hacking
     if args.hack_steps:
-        print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each:")
+        if args.blind_spot:  # a reward model that never saw degenerate headlines: a blind spot to exploit
+            blind = DEGENERATE_STYLES
+            raw = pd.read_csv(ROOT / "sample_data" / "train_ratings.csv")
+            pairs = pd.read_json(ROOT / "sample_data" / "train_preferences.jsonl", lines=True)
+            keep_pairs = ~(pairs.chosen_style.isin(blind) | pairs.rejected_style.isin(blind)).to_numpy()
+            list(train_reward(RewardConfig(**QUICK), ratings[~raw["style"].isin(blind).to_numpy()].reset_index(drop=True),
+                              preferences[keep_pairs].reset_index(drop=True), work / "blind"))
+            reward_dir = work / "blind"
+        print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each"
+              f"{', reward model trained WITHOUT the degenerate styles' if args.blind_spot else ''}:")
         grpo_run("beta=0   ", reward_dir, train_articles, work / "hack0", args.hack_steps, 0.0, args.hack_lr, args.temperature, args.prompts)
         grpo_run(f"beta={args.beta}", reward_dir, train_articles, work / "hackb", args.hack_steps, args.beta, args.hack_lr, args.temperature, args.prompts)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
