@@ -35,29 +35,25 @@ DEGENERATE_STYLES = ["truncated", "repetitive"]
 QUICK = dict(backbone="minilm", objective="both", quick=True, max_length=128, seed=0)
 
 
-def held_out_gold(bundle, articles, reward_dir) -> tuple[float, float, list[str]]:
-    """Mean gold and proxy reward of greedy headlines on `articles`."""
-    from rlhf_core.policy.config import GenerationConfig
-    from rlhf_core.policy.train import PolicyRun, Rewarder
-
-    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
-    samples = run.probe_samples(articles, Rewarder(reward_dir, "wire_editor"), GenerationConfig(max_new_tokens=24))
-    return float(np.mean([s["gold"] for s in samples])), float(np.mean([s["reward"] for s in samples])), [s["headline"] for s in samples]
-
-
-def held_out_sampled_gold(bundle, articles, n: int = 4, temperature: float = 0.7, seed: int = 0) -> float:
-    """Mean gold score of n sampled headlines per held-out article (the policy as it is sampled, not just its mode)."""
+def held_out_scores(bundle, articles, reward_dir, n: int = 4, temperature: float = 0.7, seed: int = 0) -> dict:
+    """Scores on held-out `articles`: gold and proxy of the greedy headline, and the mean gold of
+    n headlines sampled at `temperature` (the policy as it is sampled, not just its mode)."""
     import torch
 
+    from rlhf_core.policy.config import GenerationConfig
     from rlhf_core.policy.rollout import sample
     from rlhf_core.policy.train import PolicyRun, Rewarder
 
     run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
+    rewarder = Rewarder(reward_dir, "wire_editor")
+    greedy = run.probe_samples(articles, rewarder, GenerationConfig(max_new_tokens=24))
     ids, mask = run.encode_prompts(articles, 24, 256)
     roll = sample(bundle.model, ids, mask, max_new_tokens=24, temperature=temperature, stop_ids=run.stop_ids(),
                   pad_id=run.pad_id, repeats=n, generator=torch.Generator().manual_seed(seed))
-    _, gold = Rewarder(None, "wire_editor")([a for a in articles for _ in range(n)], run.decode(roll.completion_ids, roll.completion_mask))
-    return float(np.mean(gold))
+    sampled = run.decode(roll.completion_ids, roll.completion_mask)
+    gold_sampled = [rewarder.gold.score(a, h) for a, h in zip([a for a in articles for _ in range(n)], sampled)]
+    return {"gold": float(np.mean([s["gold"] for s in greedy])), "proxy": float(np.mean([s["reward"] for s in greedy])),
+            "headlines": [s["headline"] for s in greedy], "sampled_gold": float(np.mean(gold_sampled))}
 
 
 def smooth(values, k: int = 5) -> np.ndarray:
@@ -132,19 +128,18 @@ def main() -> None:
     print(f"2. reward model (quick, MiniLM) in {time.monotonic() - t1:.0f} s; "
           f"val spearman {rows[-1].get('eval/spearman')}")
     # 3. before
-    gold0, proxy0, heads0 = held_out_gold(bundle, held_out, reward_dir)
-    sampled0 = held_out_sampled_gold(bundle, held_out)
+    before = held_out_scores(bundle, held_out, reward_dir)
     # 4. GRPO with a sensible beta
     t2 = time.monotonic()
     print(f"3. GRPO beta={args.beta}, lr={args.lr}, {args.prompts} articles x 4 completions, T={args.temperature}:")
     grpo_run("sensible beta", reward_dir, train_articles, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
     after = load_policy(str(work / "grpo" / "final"), cache=False)
-    gold1, proxy1, heads1 = held_out_gold(after, held_out, reward_dir)
-    sampled1 = held_out_sampled_gold(after, held_out)
+    now = held_out_scores(after, held_out, reward_dir)
     total = time.monotonic() - t0
-    print(f"4. held-out greedy headlines ({len(held_out)} articles): gold {gold0:.3f} (SFT) -> {gold1:.3f} (GRPO); "
-          f"proxy {proxy0:.3f} -> {proxy1:.3f}; gold of 4 samples per article at T=0.7: {sampled0:.3f} -> {sampled1:.3f}")
-    for a, b in list(zip(heads0, heads1))[:4]:
+    print(f"4. held-out greedy headlines ({len(held_out)} articles): gold {before['gold']:.3f} (SFT) -> {now['gold']:.3f} (GRPO); "
+          f"proxy {before['proxy']:.3f} -> {now['proxy']:.3f}; gold of 4 samples per article at T=0.7: "
+          f"{before['sampled_gold']:.3f} -> {now['sampled_gold']:.3f}")
+    for a, b in list(zip(before["headlines"], now["headlines"]))[:4]:
         print(f"     SFT: {a!r}\n    GRPO: {b!r}")
     print(f"   whole loop (SFT ready + reward model + GRPO + evaluation): {total:.0f} s "
           f"(GRPO {time.monotonic() - t2:.0f} s); target < 180 s on 2 cores")
