@@ -387,9 +387,13 @@ def degeneracy_factor(f: HeadlineFeatures) -> float:
 
 
 def _wire_editor(f: HeadlineFeatures) -> float:
-    """Accuracy first (numbers and names must be in the article), then specific and concise, no hype."""
-    accuracy = (0.3 + 0.7 * f.number_support) * (0.25 + 0.75 * f.entity_support**2 if f.n_entities else 1.0)
-    accuracy *= 0.3**f.contradictions
+    """Accuracy first (numbers and names must be in the article), then specific and concise, no hype.
+
+    A wrong number, name or direction keeps only ~10% of the score: a newsroom would rather run a
+    vague headline than a false one.
+    """
+    accuracy = (0.1 + 0.9 * f.number_support) * (0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0)
+    accuracy *= 0.15**f.contradictions
     substance = f.specificity * (0.6 + 0.4 * f.overlap)
     length = length_score(f.n_words, 5, 12, 6.0)
     hype = (
