@@ -174,10 +174,15 @@ def test_surface_features_check_numbers_and_names_against_the_article():
     wrong = surface_features(article, "Riverton council approves $84 million bond")  # a number the article never states
     actor = surface_features(article, "Council in Jasenen approves $48 million bond")  # a town the article never names
     shout = surface_features(article, "You WON'T believe what Riverton did!")
+    stub = surface_features(article, "Riverton Riverton")
     assert right.shape == (N_SURFACE,)
-    assert right[1] == 1.0 and wrong[1] == 0.0  # share of the headline's numbers found in the article
-    assert right[2] == 1.0 and actor[2] == 0.0 and shout[2] == 0.5  # names after the first word: WON'T no, Riverton yes
-    assert shout[3] == 1.0 and right[3] == 0.0 and shout[5] == pytest.approx(1 / 6) and right[5] == 0.0
+    assert right[1] == 0.0 and stub[1] == pytest.approx(np.log1p(3))  # words outside 5-12: 0, and 3 too few
+    assert right[2] == 1.0 and wrong[2] == 0.0  # share of the headline's numbers found in the article
+    assert right[3] == 1.0 and actor[3] == 0.0 and shout[3] == 0.5  # names after the first word: WON'T no, Riverton yes
+    assert right[4] == pytest.approx(np.log1p(1)) and wrong[4] == 0.0  # numbers and names found: 48 / none
+    assert shout[5] == 1.0 and right[5] == 0.0 and shout[7] == pytest.approx(1 / 6) and right[7] == 0.0
+    assert stub[8] == 0.5 and right[8] == 0.0  # share of repeated words
+    assert shout[9] == 1.0 and right[9] == 0.0  # addresses the reader
 
 
 def test_embedding_store_round_trip_and_merge(tmp_path):
@@ -212,3 +217,17 @@ def test_embedder_reuses_embeddings_persisted_on_disk(tmp_path):
     second = Embedder(model.base_model, tokenizer, 64, article_length=8, store=EmbeddingStore(tmp_path))  # a new process
     assert second.missing(jobs) == []
     np.testing.assert_allclose(second.features(articles, headlines), x, rtol=1e-6)
+
+
+def test_int8_encoder_embeds_like_float32_and_keeps_its_own_cache():
+    from rlhf_core.reward.quick import Embedder, embedding_store, quantize_int8
+
+    model, tokenizer = load_backbone("tiny")
+    texts = ["Riverton council approves $48 million bond", "You won't believe what Riverton did!"]
+    exact = Embedder(model.base_model, tokenizer, 64)(texts)  # (2, H)
+    int8 = quantize_int8(model.base_model)
+    assert int8 is not None and any("quantized" in type(m).__module__ for m in int8.modules())
+    approx = Embedder(int8, tokenizer, 64)(texts)  # (2, H), L2-normalised like exact
+    cosine = (exact * approx).sum(1)
+    assert (cosine > 0.98).all() and not np.allclose(exact, approx)  # close, yet really computed in int8
+    assert embedding_store("minilm", 4, True).folder != embedding_store("minilm", 4, False).folder
