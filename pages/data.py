@@ -45,14 +45,14 @@ def load_samples() -> list[str]:
     return names
 
 
-def generate_synthetic(persona: str, n_articles: int, seed: int) -> list[str]:
+def generate_synthetic(persona: str, n_articles: int, seed: int, exclude: tuple[str, ...] = ()) -> list[str]:
     """Write a synthetic newsroom to a temporary folder and save each of its tables as a dataset."""
     from rlhf_core.data.synth import write_dataset
 
-    prefix = f"synth-{persona}-{n_articles}-s{seed}-"
+    prefix = f"synth-{persona}-{n_articles}-s{seed}-" + "".join(f"no-{style}-" for style in exclude)
     names = []
     with tempfile.TemporaryDirectory() as tmp:
-        for file, path in sorted(write_dataset(Path(tmp), persona, n_articles, seed).items()):
+        for file, path in sorted(write_dataset(Path(tmp), persona, n_articles, seed, exclude_styles=exclude).items()):
             if file not in SKIP_SYNTH:
                 loaded = load_file(path, kind=sample_kind(file))
                 names.append(save_dataset(prefix + Path(file).stem, loaded).name)
@@ -152,6 +152,7 @@ with quick_col:
             st.rerun()
     with st.container(border=True):
         from rlhf_core.data.personas import PERSONAS
+        from rlhf_core.data.synth import STYLES
 
         st.subheader("Synthetic newsroom")
         personas = sorted(PERSONAS)
@@ -161,9 +162,13 @@ with quick_col:
         n_col, seed_col = st.columns(2)
         n_articles = n_col.number_input("Articles", 10, 2000, 100, step=10, key=state.SYNTH_ARTICLES)
         seed = seed_col.number_input("Seed", 0, 1_000_000, 0, key=state.SYNTH_SEED)
+        exclude = st.multiselect("Leave out styles (a reward-model blind spot)", STYLES, key=state.SYNTH_EXCLUDE,
+                                 help="Headlines of these styles are not rated. A reward model trained without, say, "
+                                      "`truncated` and `repetitive` ratings has never seen degenerate text: train a policy "
+                                      "against it with β = 0 and watch the proxy reward rise while the gold score falls.")
         if st.button("Generate synthetic data", key="generate_synth", icon=":material/auto_awesome:"):
             with st.spinner("Writing articles and rating candidate headlines..."):
-                names = generate_synthetic(persona, int(n_articles), int(seed))
+                names = generate_synthetic(persona, int(n_articles), int(seed), tuple(exclude))
             st.session_state[state.DATA_FLASH] = f"Generated {len(names)} datasets: {', '.join(names)}."
             st.session_state[state.DATA_SELECTED] = next((n for n in names if n.endswith("train_ratings")), names[0])
             st.rerun()

@@ -133,3 +133,16 @@ def test_shipped_sample_data_regenerates_byte_for_byte(tmp_path):
     """`python -m rlhf_core data synth --persona wire_editor --articles 400 --seed 7 --out sample_data`."""
     write_dataset(tmp_path, "wire_editor", 400, seed=7)
     assert _read_all(tmp_path) == _read_all(sample_data_dir())
+
+
+def test_excluded_styles_leave_a_blind_spot_and_the_other_ratings_unchanged(tmp_path):
+    write_dataset(tmp_path / "all", "wire_editor", 30, seed=8)
+    write_dataset(tmp_path / "blind", "wire_editor", 30, seed=8, exclude_styles=("truncated", "repetitive"))
+    rows = lambda name: list(csv.DictReader(io.StringIO((tmp_path / name / "train_ratings.csv").read_text("utf-8"))))  # noqa: E731
+    full, blind = rows("all"), rows("blind")
+    assert {r["style"] for r in blind} == {r["style"] for r in full} - {"truncated", "repetitive"}
+    assert blind == [r for r in full if r["style"] not in ("truncated", "repetitive")]  # same stars for the rest
+    prefs = [json.loads(line) for line in (tmp_path / "blind/train_preferences.jsonl").read_text("utf-8").splitlines()]
+    assert prefs and not {"truncated", "repetitive"} & {p[k] for p in prefs for k in ("chosen_style", "rejected_style")}
+    with pytest.raises(ValueError, match="unknown style"):
+        write_dataset(tmp_path / "bad", "wire_editor", 5, seed=8, exclude_styles=("boring",))

@@ -19,6 +19,7 @@ DATA_FLASH = "data_flash"              # one-shot success message shown after a 
 SYNTH_PERSONA = "synth_persona"
 SYNTH_ARTICLES = "synth_articles"
 SYNTH_SEED = "synth_seed"
+SYNTH_EXCLUDE = "synth_exclude"
 SYNTH_NAME = "synth_name"
 DELETE_CONFIRM = "data_delete_confirm"
 

@@ -35,6 +35,9 @@ def add_commands(groups) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--test-fraction", type=float, default=0.2, help="share of articles held out for the test files")
+    synth.add_argument("--exclude-styles", nargs="+", default=[], metavar="STYLE",
+                       help="leave these headline styles out of the ratings and pairs (e.g. truncated repetitive): "
+                            "a reward-model blind spot for the reward-hacking demo")
     synth.set_defaults(handler=_synth)
 
 
@@ -71,8 +74,10 @@ def _synth(args: argparse.Namespace) -> int:
         raise StudioError(f"the synthetic newsroom is not available ({exc})") from None
     try:
         written = write_dataset(Path(args.out), persona=args.persona, n_articles=args.articles, seed=args.seed,
-                                test_fraction=args.test_fraction)
+                                test_fraction=args.test_fraction, exclude_styles=tuple(args.exclude_styles))
     except KeyError as exc:  # an unknown persona name
         raise StudioError(f"unknown persona {exc}") from None
+    except ValueError as exc:  # an unknown style name
+        raise StudioError(str(exc)) from None
     emit({name: str(path) for name, path in written.items()})
     return 0

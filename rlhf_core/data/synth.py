@@ -22,7 +22,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -621,7 +621,7 @@ def _jsonl_text(records: list[dict[str, Any]]) -> str:
 
 
 def write_dataset(out_dir: Path, persona: str, n_articles: int, seed: int, test_fraction: float = 0.2,
-                  pairs_per_article: int = 5) -> dict[str, str]:
+                  pairs_per_article: int = 5, exclude_styles: Sequence[str] = ()) -> dict[str, str]:
     """Generate articles, score candidate headlines with `persona`, and write the sample files.
 
     Files (UTF-8, '\\n' newlines, sorted rows, fixed formatting; identical bytes for identical
@@ -631,12 +631,19 @@ def write_dataset(out_dir: Path, persona: str, n_articles: int, seed: int, test_
     article), articles.csv (article_id,article,reference,split,topic) and train_data.txt
     (`headline<TAB>score`, the seed article's format).
 
+    `exclude_styles` leaves headlines of those styles out of the ratings and preference pairs (the
+    other ratings keep their values): a reward model trained on such data has a blind spot, e.g.
+    never having seen truncated or repetitive text, for a policy to exploit (reward hacking).
+
     Returns:
         {file name: path written}.
     """
     from rlhf_core.data.personas import get_persona
 
     judge = get_persona(persona)
+    unknown = sorted(set(exclude_styles) - set(STYLES))
+    if unknown:
+        raise ValueError(f"unknown style(s) {', '.join(unknown)}; choose from: {', '.join(STYLES)}")
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError("test_fraction must be in [0, 1)")
     out_dir = Path(out_dir)
@@ -659,11 +666,13 @@ def write_dataset(out_dir: Path, persona: str, n_articles: int, seed: int, test_
         cand_rng = np.random.default_rng([seed, 3, index])
         candidates = candidate_headlines(article, cand_rng)
         gold = [judge.score(article.text, headline) for _, headline in candidates]
-        for (style, headline), _g in zip(candidates, gold):
-            stars = judge.rate(article.text, headline, rate_rng)
-            ratings[split].append([article.text, headline, stars, style, persona, article.article_id])
+        kept = [i for i, (style, _) in enumerate(candidates) if style not in exclude_styles]
+        for i, (style, headline) in enumerate(candidates):
+            stars = judge.rate(article.text, headline, rate_rng)  # drawn for every style: the others keep their stars
+            if i in kept:
+                ratings[split].append([article.text, headline, stars, style, persona, article.article_id])
         # Preference pairs: a seeded sample of pairs whose gold scores differ clearly.
-        pairs = [(i, j) for i in range(len(candidates)) for j in range(i + 1, len(candidates)) if abs(gold[i] - gold[j]) >= 0.05]
+        pairs = [(i, j) for i in kept for j in kept if i < j and abs(gold[i] - gold[j]) >= 0.05]
         picked = np.random.default_rng([seed, 4, index]).permutation(len(pairs))[:pairs_per_article]
         for k in sorted(int(p) for p in picked):
             i, j = pairs[k]
