@@ -1,17 +1,22 @@
 """The whole RLHF loop on the `tiny` preset, and reward hacking with beta = 0 (prints; not a test).
 
-    python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 150] [--blind-spot] [--fresh]
+    python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 300] [--no-blind-spot] [--fresh]
 
 1. SFT: the `tiny` preset (a tiny GPT-2 SFT-pretrained on synthetic stories that are not in the
    sample data; built once and cached, `--fresh` rebuilds it in a temporary home and times it).
 2. Reward model: quick mode (linear head on frozen MiniLM embeddings) on the sample ratings + pairs.
-3. GRPO with a sensible beta on the sample's training articles (unseen by the preset).
+3. GRPO with a sensible beta on sample_data/rl_prompts.csv: 2,400 unrated articles (unseen by the
+   preset, none of them rated or held out), each used about once, so the policy cannot memorise a
+   headline per prompt; on the 320 training articles it does (train gold up, held-out gold flat).
 4. Gold persona score (wire_editor, never trained on) on the 80 HELD-OUT articles, before (SFT) and
-   after GRPO: of the greedy headline, and of 4 headlines sampled at T=0.7.
-5. Reward hacking: the same GRPO with beta = 0 and with beta > 0 at a larger learning rate, proxy
-   and gold side by side (the question is whether the proxy keeps rising while gold falls).
-   `--blind-spot` gives these runs a reward model trained without the degenerate (truncated,
-   repetitive) ratings: a known blind spot for the policy to find.
+   after GRPO: of the greedy headline (with a paired 95% CI and t-test), and of 4 headlines
+   sampled at T=0.7.
+5. Reward hacking: GRPO with beta = 0 and with beta = --hack-beta on the 320 rated training
+   articles (a small prompt set, over-fitted fast), proxy and gold side by side: does the proxy
+   keep rising while gold falls? By default these runs use a reward model trained WITHOUT the
+   degenerate (truncated, repetitive) ratings, a known blind spot for the policy to find (the
+   Data page makes the same data: leave out styles); `--no-blind-spot` uses the full one, which
+   punishes broken headlines and is much harder to hack.
 Timings depend on how busy the machine is (load average printed): on a shared machine they are
 pessimistic.
 """
@@ -53,6 +58,7 @@ def held_out_scores(bundle, articles, reward_dir, n: int = 4, temperature: float
     sampled = run.decode(roll.completion_ids, roll.completion_mask)
     gold_sampled = [rewarder.gold.score(a, h) for a, h in zip([a for a in articles for _ in range(n)], sampled)]
     return {"gold": float(np.mean([s["gold"] for s in greedy])), "proxy": float(np.mean([s["reward"] for s in greedy])),
+            "per_article_gold": [s["gold"] for s in greedy],
             "headlines": [s["headline"] for s in greedy], "sampled_gold": float(np.mean(gold_sampled))}
 
 
@@ -85,10 +91,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="GRPO steps of the main loop")
     parser.add_argument("--beta", type=float, default=0.04)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--hack-steps", type=int, default=150, help="steps of each reward-hacking run (0 = skip)")
-    parser.add_argument("--hack-lr", type=float, default=3e-4)
-    parser.add_argument("--blind-spot", action="store_true",
+    parser.add_argument("--lr", type=float, default=1.5e-4)
+    parser.add_argument("--hack-steps", type=int, default=300, help="steps of each reward-hacking run (0 = skip)")
+    parser.add_argument("--hack-lr", type=float, default=1.5e-4)
+    parser.add_argument("--hack-beta", type=float, default=0.3, help="the KL coefficient that should hold the hacking run back")
+    parser.add_argument("--blind-spot", action=argparse.BooleanOptionalAction, default=True,
                         help="hacking runs use a reward model trained without the truncated/repetitive ratings")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature of the rollouts")
     parser.add_argument("--prompts", type=int, default=8, help="articles per GRPO step (x 4 completions each)")
@@ -108,6 +115,8 @@ def main() -> None:
 
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads {args.threads}")
     table = pd.read_csv(ROOT / "sample_data" / "articles.csv")
+    prompts = pd.read_csv(ROOT / "sample_data" / "rl_prompts.csv")[["article"]]
+    # the hacking runs: the 320 rated training articles, a small prompt set a policy can over-fit fast
     train_articles = pd.DataFrame({"article": table[table.split == "train"]["article"]})
     held_out = table[table.split == "test"]["article"].head(args.eval_articles).tolist()
     work = Path(tempfile.mkdtemp(prefix="tiny_loop_runs_"))
@@ -126,19 +135,26 @@ def main() -> None:
     rows = list(train_reward(RewardConfig(**QUICK), ratings, preferences, work / "reward"))
     reward_dir = work / "reward"
     print(f"2. reward model (quick, MiniLM) in {time.monotonic() - t1:.0f} s; "
-          f"val spearman {rows[-1].get('eval/spearman')}")
+          f"val spearman {rows[-1]['summary'].get('eval/spearman', float('nan')):.3f}")
     # 3. before
     before = held_out_scores(bundle, held_out, reward_dir)
     # 4. GRPO with a sensible beta
     t2 = time.monotonic()
     print(f"3. GRPO beta={args.beta}, lr={args.lr}, {args.prompts} articles x 4 completions, T={args.temperature}:")
-    grpo_run("sensible beta", reward_dir, train_articles, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
+    grpo_run("sensible beta", reward_dir, prompts, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
     after = load_policy(str(work / "grpo" / "final"), cache=False)
     now = held_out_scores(after, held_out, reward_dir)
     total = time.monotonic() - t0
     print(f"4. held-out greedy headlines ({len(held_out)} articles): gold {before['gold']:.3f} (SFT) -> {now['gold']:.3f} (GRPO); "
           f"proxy {before['proxy']:.3f} -> {now['proxy']:.3f}; gold of 4 samples per article at T=0.7: "
           f"{before['sampled_gold']:.3f} -> {now['sampled_gold']:.3f}")
+    from scipy.stats import ttest_rel
+
+    gain = np.subtract(now["per_article_gold"], before["per_article_gold"])
+    half = 1.96 * gain.std(ddof=1) / np.sqrt(len(gain))
+    print(f"   paired gain of greedy gold per held-out article: {gain.mean():+.3f} (95% CI {gain.mean() - half:+.3f} .. "
+          f"{gain.mean() + half:+.3f}; paired t-test p = {ttest_rel(now['per_article_gold'], before['per_article_gold']).pvalue:.2g}; "
+          f"better on {int((gain > 0.01).sum())}, worse on {int((gain < -0.01).sum())} of {len(gain)} articles)")
     for a, b in list(zip(before["headlines"], now["headlines"]))[:4]:
         print(f"     SFT: {a!r}\n    GRPO: {b!r}")
     print(f"   whole loop (SFT ready + reward model + GRPO + evaluation): {total:.0f} s "
@@ -156,7 +172,10 @@ def main() -> None:
         print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each"
               f"{', reward model trained WITHOUT the degenerate styles' if args.blind_spot else ''}:")
         grpo_run("beta=0   ", reward_dir, train_articles, work / "hack0", args.hack_steps, 0.0, args.hack_lr, args.temperature, args.prompts)
-        grpo_run(f"beta={args.beta}", reward_dir, train_articles, work / "hackb", args.hack_steps, args.beta, args.hack_lr, args.temperature, args.prompts)
+        grpo_run(f"beta={args.hack_beta}", reward_dir, train_articles, work / "hackb", args.hack_steps, args.hack_beta, args.hack_lr, args.temperature, args.prompts)
+        for label, run in (("beta=0", "hack0"), (f"beta={args.hack_beta}", "hackb")):
+            found = held_out_scores(load_policy(str(work / run / "final"), cache=False), held_out[:3], reward_dir, n=1)
+            print(f"   {label} greedy headlines on held-out articles: {found['headlines']}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -45,9 +45,9 @@ ALGOS = {
 DATA_KINDS = {"sft": ("demonstrations", "ratings"), "ppo": ("articles", "ratings", "demonstrations", "preferences"),
               "grpo": ("articles", "ratings", "demonstrations", "preferences"), "dpo": ("preferences",),
               "bon": ("articles", "ratings", "demonstrations", "preferences")}
-DATA_DEFAULT = {"sft": "sample-expert_demonstrations", "ppo": "sample-train_ratings", "grpo": "sample-train_ratings",
+DATA_DEFAULT = {"sft": "sample-expert_demonstrations", "ppo": "sample-rl_prompts", "grpo": "sample-rl_prompts",
                 "dpo": "sample-train_preferences", "bon": "sample-test_ratings"}
-TINY_LR = {"sft": 2e-3, "ppo": 3e-4, "grpo": 3e-4, "dpo": 1e-4}  # the tiny preset needs larger steps (config help)
+TINY_LR = {"sft": 2e-3, "ppo": 3e-4, "grpo": 1.5e-4, "dpo": 1e-4}  # the tiny preset needs larger steps (config help)
 CHOICES = {"loss_type": LOSS_TYPES, "scale_rewards": SCALE_REWARDS, "reward_norm": REWARD_NORMS}
 UP_FRONT = ("steps", "beta", "lr")
 HIDDEN = ("generation", "gold_persona", "resume_from")
@@ -270,6 +270,15 @@ with main:
             if chosen.status == "failed":
                 st.error(f"The run failed: {md_escape(chosen.error or 'see its folder')}")
             draw_charts(runner.read_metrics(chosen.id), chosen.id)
+
+with st.expander("Recipe: show reward hacking in class", icon=":material/science:"):
+    st.markdown("1. **Data** → *Synthetic newsroom*: leave out the styles `truncated` and `repetitive`, generate.\n"
+                "2. **Reward model**: quick mode on that `train_ratings` + `train_preferences` (seconds). This reward "
+                "model has never seen a broken headline: its blind spot.\n"
+                "3. **Here**: GRPO on `tiny` with it, learning rate 1.5e-4, 300 steps, on that data's `train_ratings` articles "
+                "(a small prompt set, over-fitted fast), once with β = 0 and once with β = 0.3.\n"
+                "4. *Compare runs side by side* below: with β = 0 the gold score peaks and falls while the proxy "
+                "reward holds up; the probe headlines show what the policy found. Runs vary from seed to seed.")
 
 runs = [r for r in list_runs() if r.kind in POLICY_KINDS]
 if runs:

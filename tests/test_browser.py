@@ -55,9 +55,9 @@ def test_newcomer_path(server, tmp_path):
 
             # 3. Load sample data: the dataset table appears and the sidebar ticks the step
             page.get_by_role("button", name="Load sample data").click()
-            expect(page.get_by_text("Loaded 8 sample datasets")).to_be_visible()
+            expect(page.get_by_text("Loaded 9 sample datasets")).to_be_visible()
             expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-            expect(page.get_by_text("Data (8 datasets)")).to_be_visible()
+            expect(page.get_by_text("Data (9 datasets)")).to_be_visible()
             datasets = sorted(p.name for p in (Path(os.environ["RLHF_STUDIO_HOME"]) / "datasets").iterdir())
             assert "sample-train_ratings" in datasets
             full_screenshot(page, ARTIFACTS / "2-data-sample-loaded.png")

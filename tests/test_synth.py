@@ -146,3 +146,18 @@ def test_excluded_styles_leave_a_blind_spot_and_the_other_ratings_unchanged(tmp_
     assert prefs and not {"truncated", "repetitive"} & {p[k] for p in prefs for k in ("chosen_style", "rejected_style")}
     with pytest.raises(ValueError, match="unknown style"):
         write_dataset(tmp_path / "bad", "wire_editor", 5, seed=8, exclude_styles=("boring",))
+
+
+def test_shipped_rl_prompts_regenerate_byte_for_byte_and_are_not_rated_articles(tmp_path):
+    """`python -m rlhf_core data prompts --articles 2400 --seed 8 --out sample_data/rl_prompts.csv`."""
+    from rlhf_core.data.loaders import load_file
+    from rlhf_core.data.synth import write_prompts
+
+    write_prompts(tmp_path / "p.csv", 2400, seed=8)
+    shipped = sample_data_dir() / "rl_prompts.csv"
+    assert (tmp_path / "p.csv").read_bytes() == shipped.read_bytes()
+    prompts = list(csv.DictReader(io.StringIO(shipped.read_text("utf-8"))))
+    rated = {r["article"] for r in csv.DictReader(io.StringIO((sample_data_dir() / "articles.csv").read_text("utf-8")))}
+    assert len(prompts) == 2400 and all(r["article_id"].startswith("p") for r in prompts)
+    assert not rated & {r["article"] for r in prompts}  # RL prompts are never the held-out (or rated) articles
+    assert load_file(shipped).kind == "articles"

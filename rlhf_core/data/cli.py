@@ -40,6 +40,12 @@ def add_commands(groups) -> None:
                             "a reward-model blind spot for the reward-hacking demo")
     synth.set_defaults(handler=_synth)
 
+    prompts = commands.add_parser("prompts", help="generate unrated synthetic articles: prompts for PPO / GRPO / best-of-n")
+    prompts.add_argument("--articles", type=int, default=2400, help="number of articles")
+    prompts.add_argument("--seed", type=int, default=8, help="random seed (same seed, same bytes)")
+    prompts.add_argument("--out", required=True, help="output .csv file (article_id,article,reference,topic)")
+    prompts.set_defaults(handler=_prompts)
+
 
 def _parse_mapping(items: list[str]) -> dict[str, str]:
     mapping = {}
@@ -80,4 +86,14 @@ def _synth(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an unknown style name
         raise StudioError(str(exc)) from None
     emit({name: str(path) for name, path in written.items()})
+    return 0
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from rlhf_core.cli import emit
+    from rlhf_core.data.synth import write_prompts
+
+    if args.articles < 1:
+        raise StudioError(f"--articles must be at least 1, got {args.articles}")
+    emit({"prompts": write_prompts(Path(args.out), args.articles, args.seed), "articles": args.articles})
     return 0

@@ -702,3 +702,17 @@ def write_dataset(out_dir: Path, persona: str, n_articles: int, seed: int, test_
     train_lines = sorted(ratings["train"], key=lambda r: (r[5], STYLES.index(r[3])))
     write("train_data.txt", "".join(f"{r[1]}\t{r[2]}\n" for r in train_lines))
     return out
+
+
+def write_prompts(path: Path, n_articles: int, seed: int) -> str:
+    """Write `n_articles` unrated articles (article_id,article,reference,topic) as RL prompts; returns the path.
+
+    A policy needs many more prompts than a reward model needs ratings: InstructGPT's PPO prompt
+    set had 31k prompts and no labels (Ouyang et al. 2022). With a few hundred prompts a small
+    policy memorises a headline per article instead of learning to write better ones. Ids start
+    with 'p' so they never collide with a rated dataset's 'a' ids.
+    """
+    if n_articles < 1:
+        raise ValueError("n_articles must be at least 1")
+    rows = [["p" + a.article_id[1:], a.text, a.reference, a.topic] for a in generate_articles(n_articles, seed)]
+    return str(atomic_write_text(Path(path), _csv_text(["article_id", "article", "reference", "topic"], rows)))
