@@ -143,7 +143,7 @@ with quick_col:
     with st.container(border=True):
         st.subheader("Sample data")
         st.caption("A synthetic newsroom rated by the `wire_editor` persona: train/test ratings and preference pairs, "
-                   "expert demonstrations, articles, and hand-written real-style headlines.")
+                   "expert demonstrations, articles, 2,400 unrated RL prompts and hand-written real-style headlines.")
         if st.button("Load sample data", key="load_sample", type="primary", icon=":material/download:"):
             with st.spinner("Validating and saving the sample files..."):
                 names = load_samples()

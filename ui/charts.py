@@ -71,14 +71,36 @@ def has_any(rows: Sequence[dict], keys: Iterable[str]) -> bool:
     return any(series(rows, key)[1] for key in keys)
 
 
+SMOOTH_FROM = 20  # points: longer series get a moving average over a faint raw line
+PALETTE = ("#1f6fd1", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#9c755f", "#bab0ac")
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over the last `window` values (fewer at the start): the trend of a noisy RL metric."""
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().tolist()
+
+
+def _add_line(fig: go.Figure, steps: list, values: list, name: str, color: str) -> None:
+    """A metric as one line; from SMOOTH_FROM points on, a bold moving average over the faint raw values
+    (one sampled batch per step is noisy: the trend is what shows reward rising or hacking)."""
+    if len(values) < SMOOTH_FROM:
+        fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", name=name, line={"color": color}))
+        return
+    window = max(5, len(values) // 20)
+    fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=name, legendgroup=name, showlegend=False,
+                             line={"color": color, "width": 1}, opacity=0.3, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=steps, y=moving_average(values, window), mode="lines", legendgroup=name,
+                             name=name, line={"color": color, "width": 2.5},
+                             hovertemplate=f"%{{y:.3f}} ({window}-step mean)"))
+
+
 def metrics_figure(rows: Sequence[dict], keys: Sequence[str], title: str) -> go.Figure:
     """One line per metric key against the training step."""
     fig = go.Figure()
-    for key in keys:
+    for i, key in enumerate(keys):
         steps, values = series(rows, key)
         if values:
-            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers" if len(values) < 30 else "lines",
-                                     name=LABELS.get(key, key)))
+            _add_line(fig, steps, values, LABELS.get(key, key), PALETTE[i % len(PALETTE)])
     # x is the training step (said in the caption); no axis title, so the legend under the plot has room
     return _layout(fig, title)
 
@@ -86,10 +108,10 @@ def metrics_figure(rows: Sequence[dict], keys: Sequence[str], title: str) -> go.
 def compare_runs_figure(runs: dict[str, Sequence[dict]], key: str, title: str) -> go.Figure:
     """The same metric for several runs (past runs side by side)."""
     fig = go.Figure()
-    for name, rows in runs.items():
+    for i, (name, rows) in enumerate(runs.items()):
         steps, values = series(rows, key)
         if values:
-            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=name))
+            _add_line(fig, steps, values, name, PALETTE[i % len(PALETTE)])
     return _layout(fig, title)
 
 
