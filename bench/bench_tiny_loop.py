@@ -2,8 +2,9 @@
 
     python bench/bench_tiny_loop.py [--steps 300] [--hack-steps 300] [--no-blind-spot] [--fresh]
 
-1. SFT: the `tiny` preset (a tiny GPT-2 SFT-pretrained on synthetic stories that are not in the
-   sample data; built once and cached, `--fresh` rebuilds it in a temporary home and times it).
+1. SFT: the `tiny` preset (a tiny GPT-2 pre-trained once, by SFT, on synthetic stories that are not
+   in the sample data; cached, `--fresh` rebuilds it in a temporary home and times it), then SFT
+   on the sample's 320 expert demonstrations (40 steps): the SFT policy, the baseline.
 2. Reward model: quick mode (linear head on frozen MiniLM embeddings) on the sample ratings + pairs.
 3. GRPO with a sensible beta on sample_data/rl_prompts.csv: 2,400 unrated articles (unseen by the
    preset, none of them rated or held out), each used about once, so the policy cannot memorise a
@@ -11,8 +12,9 @@
 4. Gold persona score (wire_editor, never trained on) on the 80 HELD-OUT articles, before (SFT) and
    after GRPO: of the greedy headline (with a paired 95% CI and t-test), and of 4 headlines
    sampled at T=0.7.
-5. Reward hacking: GRPO with beta = 0 and with beta = --hack-beta on the 320 rated training
-   articles (a small prompt set, over-fitted fast), proxy and gold side by side: does the proxy
+5. Reward hacking: GRPO from the preset (as the Policy page's recipe) with beta = 0 and with
+   beta = --hack-beta on the 320 rated training articles (a small prompt set, over-fitted fast),
+   proxy and gold side by side: does the proxy
    keep rising while gold falls? By default these runs use a reward model trained WITHOUT the
    degenerate (truncated, repetitive) ratings, a known blind spot for the policy to find (the
    Data page makes the same data: leave out styles); `--no-blind-spot` uses the full one, which
@@ -67,14 +69,14 @@ def smooth(values, k: int = 5) -> np.ndarray:
     return np.array([values[max(0, i - k + 1):i + 1].mean() for i in range(len(values))])
 
 
-def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, prompts=8, seed=0):
+def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, prompts=8, seed=0, policy="tiny"):
     from rlhf_core.policy.config import GenerationConfig, GRPOConfig
     from rlhf_core.policy.train import train_policy
 
     cfg = GRPOConfig(steps=steps, lr=lr, beta=beta, prompts_per_step=prompts, group_size=4, sample_every=0, probe_articles=0,
                      seed=seed, generation=GenerationConfig(max_new_tokens=20, temperature=temperature))
     start = time.monotonic()
-    rows = list(train_policy("grpo", cfg, "tiny", reward_dir, data, out))
+    rows = list(train_policy("grpo", cfg, policy, reward_dir, data, out))
     proxy, gold, kl = (smooth([r[k] for r in rows]) for k in ("reward/mean", "reward/gold_mean", "policy/kl"))
     peak = int(gold.argmax())
     print(f"  {label}: {steps} steps in {time.monotonic() - start:.0f} s; proxy {proxy[0]:.3f} -> {proxy[-1]:.3f} "
@@ -90,6 +92,8 @@ def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, pro
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="GRPO steps of the main loop")
+    parser.add_argument("--sft-steps", type=int, default=40, help="SFT steps on the expert demonstrations (batch 16)")
+    parser.add_argument("--sft-lr", type=float, default=3e-4)
     parser.add_argument("--beta", type=float, default=0.04)
     parser.add_argument("--lr", type=float, default=1.5e-4)
     parser.add_argument("--hack-steps", type=int, default=300, help="steps of each reward-hacking run (0 = skip)")
@@ -121,13 +125,21 @@ def main() -> None:
     held_out = table[table.split == "test"]["article"].head(args.eval_articles).tolist()
     work = Path(tempfile.mkdtemp(prefix="tiny_loop_runs_"))
     t0 = time.monotonic()
-    # 1. SFT policy
+    # 1. SFT: the preset (a pre-trained base), then SFT on the sample's expert demonstrations
     from rlhf_core import paths
+    from rlhf_core.data.loaders import load_file
+    from rlhf_core.policy.config import SFTConfig
+    from rlhf_core.policy.train import train_policy
 
     cached = (paths.models_dir() / "tiny-sft" / "config.json").is_file()
-    bundle = load_policy("tiny", cache=False)
-    t_sft = time.monotonic() - t0
-    print(f"1. SFT tiny preset ready in {t_sft:.0f} s ({'cached: loading only' if cached else 'pretrained now'})")
+    preset = load_policy("tiny", cache=False)
+    print(f"1. tiny preset ready in {time.monotonic() - t0:.0f} s ({'cached: loading only' if cached else 'pre-trained now'})")
+    t0 = time.monotonic()  # the loop proper: SFT on the sample data, reward model, GRPO, evaluation
+    demos = load_file(ROOT / "sample_data" / "expert_demonstrations.csv", kind="demonstrations").frame
+    list(train_policy("sft", SFTConfig(steps=args.sft_steps, lr=args.sft_lr, seed=0), "tiny", None, demos, work / "sft"))
+    sft_dir = str(work / "sft" / "final")
+    bundle = load_policy(sft_dir, cache=False)
+    print(f"   SFT on the {len(demos)} expert demonstrations: {args.sft_steps} steps (lr {args.sft_lr}) in {time.monotonic() - t0:.0f} s")
     # 2. reward model (quick mode)
     t1 = time.monotonic()
     ratings, preferences, _ = load_training_files([ROOT / "sample_data" / "train_ratings.csv",
@@ -137,11 +149,14 @@ def main() -> None:
     print(f"2. reward model (quick, MiniLM) in {time.monotonic() - t1:.0f} s; "
           f"val spearman {rows[-1]['summary'].get('eval/spearman', float('nan')):.3f}")
     # 3. before
+    base = held_out_scores(preset, held_out, reward_dir)
     before = held_out_scores(bundle, held_out, reward_dir)
+    print(f"   held-out greedy gold: preset {base['gold']:.3f}, after SFT {before['gold']:.3f}")
     # 4. GRPO with a sensible beta
     t2 = time.monotonic()
     print(f"3. GRPO beta={args.beta}, lr={args.lr}, {args.prompts} articles x 4 completions, T={args.temperature}:")
-    grpo_run("sensible beta", reward_dir, prompts, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts)
+    grpo_run("sensible beta", reward_dir, prompts, work / "grpo", args.steps, args.beta, args.lr, args.temperature, args.prompts,
+             policy=sft_dir)
     after = load_policy(str(work / "grpo" / "final"), cache=False)
     now = held_out_scores(after, held_out, reward_dir)
     total = time.monotonic() - t0
@@ -157,17 +172,17 @@ def main() -> None:
           f"better on {int((gain > 0.01).sum())}, worse on {int((gain < -0.01).sum())} of {len(gain)} articles)")
     for a, b in list(zip(before["headlines"], now["headlines"]))[:4]:
         print(f"     SFT: {a!r}\n    GRPO: {b!r}")
-    print(f"   whole loop (SFT ready + reward model + GRPO + evaluation): {total:.0f} s "
+    print(f"   whole loop (SFT + reward model + GRPO + evaluation, preset ready): {total:.0f} s "
           f"(GRPO {time.monotonic() - t2:.0f} s); target < 180 s on 2 cores")
     # 5. reward hacking
     if args.hack_steps:
         if args.blind_spot:  # a reward model that never saw degenerate headlines: a blind spot to exploit
-            blind = DEGENERATE_STYLES
-            raw = pd.read_csv(ROOT / "sample_data" / "train_ratings.csv")
-            pairs = pd.read_json(ROOT / "sample_data" / "train_preferences.jsonl", lines=True)
-            keep_pairs = ~(pairs.chosen_style.isin(blind) | pairs.rejected_style.isin(blind)).to_numpy()
-            list(train_reward(RewardConfig(**QUICK), ratings[~raw["style"].isin(blind).to_numpy()].reset_index(drop=True),
-                              preferences[keep_pairs].reset_index(drop=True), work / "blind"))
+            # the sample data's generator and seed, without those styles (the Data page's "leave out styles")
+            from rlhf_core.data.synth import write_dataset
+
+            write_dataset(work / "blind-data", "wire_editor", 400, 7, exclude_styles=tuple(DEGENERATE_STYLES))
+            blind = load_training_files([work / "blind-data" / "train_ratings.csv", work / "blind-data" / "train_preferences.jsonl"])
+            list(train_reward(RewardConfig(**QUICK), blind[0], blind[1], work / "blind"))
             reward_dir = work / "blind"
         print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each"
               f"{', reward model trained WITHOUT the degenerate styles' if args.blind_spot else ''}:")

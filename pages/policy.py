@@ -272,7 +272,8 @@ with main:
             draw_charts(runner.read_metrics(chosen.id), chosen.id)
 
 with st.expander("Recipe: show reward hacking in class", icon=":material/science:"):
-    st.markdown("1. **Data** → *Synthetic newsroom*: leave out the styles `truncated` and `repetitive`, generate.\n"
+    st.markdown("1. **Data** → *Synthetic newsroom*: 400 articles, seed 7 (the sample data's), leave out the styles "
+                "`truncated` and `repetitive`, generate.\n"
                 "2. **Reward model**: quick mode on that `train_ratings` + `train_preferences` (seconds). This reward "
                 "model has never seen a broken headline: its blind spot.\n"
                 "3. **Here**: GRPO on `tiny` with it, learning rate 1.5e-4, 300 steps, on that data's `train_ratings` articles "
