@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=0.04)
     parser.add_argument("--lr", type=float, default=1.5e-4)
     parser.add_argument("--hack-steps", type=int, default=300, help="steps of each reward-hacking run (0 = skip)")
-    parser.add_argument("--hack-lr", type=float, default=1.5e-4)
+    parser.add_argument("--hack-lr", type=float, default=3e-4)
     parser.add_argument("--hack-beta", type=float, default=0.3, help="the KL coefficient that should hold the hacking run back")
     parser.add_argument("--blind-spot", action=argparse.BooleanOptionalAction, default=True,
                         help="hacking runs use a reward model trained without the truncated/repetitive ratings")

@@ -276,10 +276,11 @@ with st.expander("Recipe: show reward hacking in class", icon=":material/science
                 "`truncated` and `repetitive`, generate.\n"
                 "2. **Reward model**: quick mode on that `train_ratings` + `train_preferences` (seconds). This reward "
                 "model has never seen a broken headline: its blind spot.\n"
-                "3. **Here**: GRPO on `tiny` with it, learning rate 1.5e-4, 300 steps, on that data's `train_ratings` articles "
+                "3. **Here**: GRPO on `tiny` with it, learning rate 3e-4, 300 steps, on that data's `train_ratings` articles "
                 "(a small prompt set, over-fitted fast), once with β = 0 and once with β = 0.3.\n"
-                "4. *Compare runs side by side* below: with β = 0 the gold score peaks and falls while the proxy "
-                "reward holds up; the probe headlines show what the policy found. Runs vary from seed to seed.")
+                "4. *Compare runs side by side* below: with β = 0 the proxy reward keeps climbing while the gold score "
+                "peaks and collapses (the probe headlines shrink to fragments such as `$` or `6,7`); with β = 0.3 both "
+                "rise. Runs vary from seed to seed (bench/bench_tiny_loop.py measures it).")
 
 runs = [r for r in list_runs() if r.kind in POLICY_KINDS]
 if runs:
