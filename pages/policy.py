@@ -264,7 +264,7 @@ with main:
         done = [r for r in list_runs() if r.kind in POLICY_KINDS and r.status not in ACTIVE]
         if not done:
             st.info("No policy run yet. With the tiny preset and a reward model, **GRPO** shows the reward rising within a minute; "
-                    "set beta to 0 to watch the proxy reward climb while the gold score falls (reward hacking).")
+                    "to watch reward hacking (proxy up, gold down), follow the recipe below.")
         else:
             chosen = pick_run(done, state.POLICY_RUN)
             if chosen.status == "failed":
