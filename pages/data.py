@@ -6,6 +6,7 @@ line and column, and nothing is saved). Uploaded text is shown only in dataframe
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def generate_synthetic(persona: str, n_articles: int, seed: int, exclude: tuple[
     """Write a synthetic newsroom to a temporary folder and save each of its tables as a dataset."""
     from rlhf_core.data.synth import write_dataset
 
-    prefix = f"synth-{persona}-{n_articles}-s{seed}-" + "".join(f"no-{style}-" for style in exclude)
+    prefix = f"synth-{persona}-{n_articles}-s{seed}-" + ("no-" + "-".join(style[:5] for style in exclude) + "-" if exclude else "")
+    room = 64 - len("expert_demonstrations")  # dataset names are cut at 64 characters: keep the table's name whole
+    if len(prefix) > room:
+        prefix = prefix[:room - 9] + hashlib.sha256(prefix.encode()).hexdigest()[:8] + "-"
     names = []
     with tempfile.TemporaryDirectory() as tmp:
         for file, path in sorted(write_dataset(Path(tmp), persona, n_articles, seed, exclude_styles=exclude).items()):

@@ -277,7 +277,8 @@ with st.expander("Recipe: show reward hacking in class", icon=":material/science
                 "2. **Reward model**: quick mode on that `train_ratings` + `train_preferences` (seconds). This reward "
                 "model has never seen a broken headline: its blind spot.\n"
                 "3. **Here**: GRPO on `tiny` with it, learning rate 3e-4, 300 steps, on that data's `train_ratings` articles "
-                "(a small prompt set, over-fitted fast), once with β = 0 and once with β = 0.3.\n"
+                "(a small prompt set, over-fitted fast), 8 prompts per step and temperature 0.7 (*More hyper-parameters*), "
+                "once with β = 0 and once with β = 0.3.\n"
                 "4. *Compare runs side by side* below: with β = 0 the proxy reward keeps climbing while the gold score "
                 "peaks and collapses (the probe headlines shrink to fragments such as `$` or `6,7`); with β = 0.3 both "
                 "rise. Runs vary from seed to seed (bench/bench_tiny_loop.py measures it).")
@@ -293,7 +294,8 @@ if runs:
     picked = st.multiselect("Compare runs side by side", [r.id for r in runs], default=[r.id for r in runs[:2]],
                             key=state.POLICY_COMPARE)
     if picked:
-        curves = {rid: runner.read_metrics(rid) for rid in picked}
+        names = {r.id: f"{r.name} · {r.id[-4:]}" if r.name else r.id for r in runs}  # the legend says beta / algorithm, not just an id
+        curves = {names.get(rid, rid): runner.read_metrics(rid) for rid in picked}
         charts = [(key, title) for key, title in (("reward/gold_mean", "Gold reward (persona)"), ("reward/mean", "Proxy reward"),
                                                   ("policy/kl", "KL to the reference")) if any(has_any(rows, (key,)) for rows in curves.values())]
         for col, (key, title) in zip(st.columns(3), charts):

@@ -1,6 +1,6 @@
 """Start RLHF Studio, open every page in headless Chromium and save a screenshot of each.
 
-    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample]
+    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300]
 
 The server helpers here are shared with tests/test_browser.py (recipe: ../shared/TESTING.md):
 a free port, the server's output to a log file, a /_stcore/health poll, Debian's Chromium.
@@ -151,6 +151,73 @@ def train_walk(page, out: Path, policy: str, steps: int) -> None:
     full_screenshot(page, out / "train-4-policy-done.png")
 
 
+def multiselect(page, label: str, options: list[str]) -> None:
+    """Replace the choices of the Streamlit multiselect labelled `label` with `options`."""
+    box = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text(label, exact=True)).first
+    clear = box.get_by_role("button", name="Clear all")
+    if clear.count():
+        clear.first.click()
+        wait_idle(page)
+    for option in options:
+        box.locator("input").first.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        wait_idle(page)
+    page.keyboard.press("Escape")
+    page.get_by_role("heading").first.click()  # leave the widget, so the next click is not eaten closing it
+    page.wait_for_timeout(300)
+    wait_idle(page)
+
+
+def fill_number(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True).first
+    box.fill(value)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def hack_walk(page, out: Path, steps: int) -> None:
+    """The Policy page's reward-hacking recipe, clicked through: blind-spot data, quick reward model, GRPO with
+    beta 0 and beta 0.3 on the tiny preset, the two runs compared side by side."""
+    goto_page(page, "Data")
+    fill_number(page, "Articles", "400")
+    fill_number(page, "Seed", "7")
+    multiselect(page, "Leave out styles (a reward-model blind spot)", ["truncated", "repetitive"])
+    page.get_by_role("button", name="Generate synthetic data").click()
+    page.get_by_text("Generated").first.wait_for(timeout=300_000)
+    wait_idle(page)
+    prefix = "synth-wire_editor-400-s7-no-trunc-repet-"
+    goto_page(page, "Reward model")
+    multiselect(page, "Training data", [prefix + "train_ratings", prefix + "train_preferences"])
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Val Spearman").first.wait_for(timeout=300_000)
+    wait_idle(page)
+    full_screenshot(page, out / "hack-1-reward.png")
+    goto_page(page, "Policy (RLHF)")
+    select_option(page, "Data", prefix + "train_ratings")
+    fill_number(page, "steps", str(steps))
+    fill_number(page, "lr", "3e-4")
+    page.get_by_text("More hyper-parameters").first.click()
+    wait_idle(page)
+    fill_number(page, "prompts per step", "8")
+    fill_number(page, "temperature", "0.7")
+    for beta in ("0", "0.3"):
+        fill_number(page, "beta (KL coefficient)", beta)
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
+        page.get_by_text("Show run", exact=True).first.wait_for(timeout=1_200_000)  # only once no run is live
+        wait_idle(page)
+        full_screenshot(page, out / f"hack-2-policy-beta{beta}.png")
+    multiselect(page, "Compare runs side by side", [])  # the selection kept from before the runs: clear it
+    box = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Compare runs side by side", exact=True)).first
+    for _ in range(2):  # the two newest runs: beta 0 and beta 0.3
+        box.locator("input").first.click()
+        page.get_by_role("option").first.click()
+        wait_idle(page)
+    page.get_by_role("heading").first.click()
+    wait_idle(page)
+    full_screenshot(page, out / "hack-3-compare.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "screenshots"))
@@ -158,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", action="store_true", help="click 'Load sample data' first")
     parser.add_argument("--train", action="store_true",
                         help="also train a quick tiny reward model and a short GRPO run, screenshotting the live charts")
+    parser.add_argument("--hack", action="store_true",
+                        help="click through the Policy page's reward-hacking recipe (GRPO twice for --steps steps)")
     parser.add_argument("--policy", default="tiny", help="policy spec for --train (default: the tiny preset)")
     parser.add_argument("--steps", type=int, default=12, help="GRPO steps for --train")
     parser.add_argument("--articles", type=int, default=40,
@@ -191,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
             page.get_by_text("Generated").first.wait_for(timeout=120_000)
             wait_idle(page)
             train_walk(page, out, args.policy, args.steps)
+        if args.hack:
+            hack_walk(page, out, args.steps)
         for index, title in enumerate(PAGES):
             links = nav_link(page, title)
             if not links.count():
