@@ -292,7 +292,7 @@ if runs:
              "last gold": last_metric(finals[r.id], "reward/gold_mean"), "error": r.error} for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     picked = st.multiselect("Compare runs side by side", [r.id for r in runs], default=[r.id for r in runs[:2]],
-                            key=state.POLICY_COMPARE)
+                            key=f"{state.POLICY_COMPARE}-{runs[0].id}")  # a new run resets the choice to the two newest
     if picked:
         names = {r.id: f"{r.name} · {r.id[-4:]}" if r.name else r.id for r in runs}  # the legend says beta / algorithm, not just an id
         curves = {names.get(rid, rid): runner.read_metrics(rid) for rid in picked}

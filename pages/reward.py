@@ -204,7 +204,7 @@ if runs:
              "steps": (r.summary or {}).get("steps", r.step), "error": r.error} for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     picked = st.multiselect("Compare runs side by side", [r.id for r in runs], default=[r.id for r in runs[:2]],
-                            key=state.REWARD_COMPARE)
+                            key=f"{state.REWARD_COMPARE}-{runs[0].id}")  # a new run resets the choice to the two newest
     if picked:
         curves = {rid: runner.read_metrics(rid) for rid in picked}
         charts = [(key, title) for key, title in (("eval/spearman", "Validation Spearman"), ("loss/val", "Validation loss"))
