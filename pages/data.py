@@ -6,14 +6,13 @@ line and column, and nothing is saved). Uploaded text is shown only in dataframe
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, safe_name, sample_kind, save_dataset
+from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, prefixed_names, safe_name, sample_kind, save_dataset
 from rlhf_core.data.loaders import KINDS, MAX_UPLOAD_BYTES, REQUIRED, USED, load_bytes, load_file, read_columns
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import StudioError
@@ -51,16 +50,11 @@ def generate_synthetic(persona: str, n_articles: int, seed: int, exclude: tuple[
     from rlhf_core.data.synth import write_dataset
 
     prefix = f"synth-{persona}-{n_articles}-s{seed}-" + ("no-" + "-".join(style[:5] for style in exclude) + "-" if exclude else "")
-    room = 64 - len("expert_demonstrations")  # dataset names are cut at 64 characters: keep the table's name whole
-    if len(prefix) > room:
-        prefix = prefix[:room - 9] + hashlib.sha256(prefix.encode()).hexdigest()[:8] + "-"
-    names = []
     with tempfile.TemporaryDirectory() as tmp:
-        for file, path in sorted(write_dataset(Path(tmp), persona, n_articles, seed, exclude_styles=exclude).items()):
-            if file not in SKIP_SYNTH:
-                loaded = load_file(path, kind=sample_kind(file))
-                names.append(save_dataset(prefix + Path(file).stem, loaded).name)
-    return names
+        files = sorted((f, p) for f, p in write_dataset(Path(tmp), persona, n_articles, seed, exclude_styles=exclude).items()
+                       if f not in SKIP_SYNTH)
+        wanted = prefixed_names(prefix, [Path(f).stem for f, _ in files])  # one prefix, every table's name whole
+        return [save_dataset(name, load_file(path, kind=sample_kind(f))).name for name, (f, path) in zip(wanted, files)]
 
 
 def word_lengths(frame: pd.DataFrame, kind: str) -> dict[str, list[int]]:

@@ -102,15 +102,18 @@ def replace_dir(built: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Move a fully written folder `built` into place as `target`, replacing an older one.
 
     Writers build checkpoints in a temporary sibling folder and call this last, so a reader (or a
-    crash) sees the old folder or the complete new one. The old folder is removed first: rename
-    cannot replace a non-empty directory, so there is a moment with no target at all.
+    crash) sees the old folder or the complete new one: the old folder is renamed aside first
+    (rename cannot replace a non-empty directory), the new one renamed in, then the old one deleted.
     """
+    import secrets
     import shutil
 
     built, target = Path(built), Path(target)
+    old = target.with_name(f".{target.name}.old-{secrets.token_hex(3)}")
     if target.exists():
-        shutil.rmtree(target)
+        os.replace(target, old)
     os.replace(built, target)
+    shutil.rmtree(old, ignore_errors=True)
     return target
 
 

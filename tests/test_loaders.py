@@ -418,3 +418,16 @@ def test_load_bytes_matches_load_file(tmp_path):
 def test_read_columns():
     assert read_columns("x.csv", b"Body;Head;Stars\na;b;1\n") == ["Body", "Head", "Stars"]
     assert read_columns("x.jsonl", b'{"prompt": 1, "chosen": 2}\n{"rejected": 3}\n') == ["prompt", "chosen", "rejected"]
+
+
+def test_prefixed_names_keep_every_table_name_whole():
+    from rlhf_core.data.datasets import MAX_NAME, prefixed_names
+
+    short = prefixed_names("synth-a-", ["articles", "expert_demonstrations"])
+    assert short == ["synth-a-articles", "synth-a-expert_demonstrations"]
+    long_prefix = "synth-tabloid_editor-2000-s1000000-no-trunc-repet-vague-click-"
+    names = prefixed_names(long_prefix, ["articles", "expert_demonstrations"])
+    assert all(len(n) <= MAX_NAME for n in names)
+    assert names[0].endswith("-articles") and names[1].endswith("-expert_demonstrations")
+    assert names[0][:-len("articles")] == names[1][:-len("expert_demonstrations")]  # one prefix for all tables
+    assert prefixed_names(long_prefix + "x", ["articles"]) != prefixed_names(long_prefix, ["articles"])

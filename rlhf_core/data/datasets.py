@@ -33,6 +33,21 @@ SAMPLE_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json")
 _NUMERIC = ("score", "score_raw", "margin", "weight")
 
 
+MAX_NAME = 64  # characters of a dataset name
+
+
+def prefixed_names(prefix: str, tables: list[str]) -> list[str]:
+    """`prefix + table` for each table, within MAX_NAME characters, every table's name whole.
+
+    One prefix for all tables: a prefix too long for the longest table is cut and ends in a hash
+    of itself, so names from different long prefixes stay apart ("synth-...-3f2a91c0-train_ratings").
+    """
+    room = MAX_NAME - max((len(t) for t in tables), default=0)
+    if len(prefix) > room:
+        prefix = prefix[:max(room - 9, 0)] + hashlib.sha256(prefix.encode()).hexdigest()[:8] + "-"
+    return [prefix + table for table in tables]
+
+
 def safe_name(name: str) -> str:
     """A folder name made from any user text: letters, digits, '.', '_' and '-' only, no path tricks.
 
@@ -40,7 +55,7 @@ def safe_name(name: str) -> str:
     'my-ratings-v2-.csv'
     """
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", str(name).strip().lower())
-    cleaned = re.sub(r"-{2,}", "-", cleaned).lstrip(".-_")[:64].rstrip(".")
+    cleaned = re.sub(r"-{2,}", "-", cleaned).lstrip(".-_")[:MAX_NAME].rstrip(".")
     if not cleaned:
         raise DataError(f"'{name}' cannot be a dataset name: use letters or digits")
     return cleaned

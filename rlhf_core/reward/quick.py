@@ -13,12 +13,13 @@ contextual token states), giving
     p_i = max_j cos(h_i, a_j)  ->  [mean_i p_i, min_i p_i, mean of the 2 lowest, share < 0.6, share < 0.7,
                                     share of headline word pieces found verbatim in the article]
 so a headline naming a number or a company the article never mentions (a wrong fact) stands
-out even though its sentence embedding looks like the accurate headline's. Six surface checks
-(`surface_features`: length, numbers and names found in the article, '!', '?', capitals) say the
+out even though its sentence embedding looks like the accurate headline's. Ten surface checks
+(`surface_features`: length, numbers and names found in the article, '!', '?', capitals, repeats,
+'you') say the
 same in words, so they hold for hand-written news too, not only for the templates trained on.
 The reward logit is r = w . standardise(x) + b, trained with the same losses as the full model
 (pointwise MSE on sigmoid(r), Bradley-Terry on pairs) plus an L2 (ridge) penalty on w.
-Shapes: N = texts, H = hidden size, D = H + 1 + 6 + 6 features, T = tokens, L = tokens of one text.
+Shapes: N = texts, H = hidden size, D = H + 1 + 6 + 10 features, T = tokens, L = tokens of one text.
 Speed: each unique text is embedded once (articles cut to `quick_article_tokens`, headlines whole,
 shortest first so a batch pads to its longest member), under torch.inference_mode, and cached on disk.
 """
@@ -70,9 +71,7 @@ def alignment_features(a_tokens: np.ndarray, a_ids: np.ndarray, h_tokens: np.nda
     a_tokens (La, H), h_tokens (Lh, H): L2-normalised token states without special tokens;
     a_ids (La,), h_ids (Lh,): their token ids. Returns (N_ALIGN,).
     """
-    if len(h_tokens) == 0 or len(a_tokens) == 0:
-        return np.zeros(N_ALIGN, dtype=np.float32)
-    return alignment_stats((h_tokens @ a_tokens.T).max(1), h_ids, set(np.asarray(a_ids).tolist()))
+    return article_alignments((None, a_tokens, np.asarray(a_ids)), [(None, h_tokens, np.asarray(h_ids))])[0]
 
 
 def alignment_stats(p: np.ndarray, h_ids: np.ndarray, article_ids: set) -> np.ndarray:

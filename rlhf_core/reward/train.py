@@ -24,7 +24,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from rlhf_core.paths import atomic_write_json
+from rlhf_core.paths import atomic_write_json, replace_dir
 from rlhf_core.reward.config import RewardConfig
 from rlhf_core.reward.scorer import META_FILE, MODEL_SUBDIR
 
@@ -63,11 +63,7 @@ def save_checkpoint_dir(out_dir: Path, write) -> Path:
     tmp = out_dir / f".{MODEL_SUBDIR}.tmp-{secrets.token_hex(3)}"
     try:
         write(tmp)
-        old = out_dir / f".{MODEL_SUBDIR}.old-{secrets.token_hex(3)}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
