@@ -108,13 +108,20 @@ def show_results(info) -> None:
         except StudioError as exc:
             st.error(md_escape(exc))
             return
-        cols = st.columns(5)
-        for col, (label, key) in zip(cols, (("Spearman", "spearman"), ("Pearson", "pearson"), ("Accuracy @0.5", "accuracy"),
-                                            ("Pairwise acc.", "pairwise_accuracy"), ("Gold agreement", "gold_agreement"))):
+        metrics = (("Spearman", "spearman", "Rank correlation of the rewards with the human scores."),
+                   ("Pearson", "pearson", "Linear correlation of the rewards with the human scores."),
+                   ("Acc. @0.5", "accuracy", "The seed's metric: reward > 0.5 agrees with score > 0.5."),
+                   ("Pairwise", "pairwise_accuracy", "Share of preference pairs ranked the right way round."),
+                   ("Gold", "gold_agreement", "Gold agreement: Spearman with the hidden persona's noise-free score."),
+                   ("Ceiling", "ceiling", "The persona's own noise-free score against these ratings."))
+        for col, (label, key, explain) in zip(st.columns(len(metrics)), metrics):
             value = result.get(key)
-            col.metric(label, "-" if value is None else f"{value:.3f}")
-        st.caption(f"{result['n_ratings']} rated headlines, {result['n_pairs']} pairs. Accuracy @0.5 is the seed's binary "
-                   "accuracy; gold agreement is the Spearman correlation with the hidden persona (synthetic data).")
+            col.metric(label, "-" if value is None else f"{value:.3f}", help=explain)
+        st.caption(f"{result['n_ratings']} rated headlines, {result['n_pairs']} pairs. Acc. @0.5 is the seed's binary "
+                   "accuracy; gold agreement is the Spearman correlation with the hidden persona (synthetic data). "
+                   "Ceiling: the persona's own noise-free score reaches only this Spearman against the ratings "
+                   "(rater noise moves headlines across star boundaries, many share a star), so no reward model's "
+                   "Spearman can go much above it.")
         left, right = st.columns([2, 3])
         calibration = result["calibration"]
         if len(calibration):

@@ -21,3 +21,12 @@ def test_short_series_are_plain_lines_and_long_ones_get_a_trend():
     assert "5-step mean" in trend.hovertemplate and trend.line.color == fig.data[0].line.color
     assert max(trend.y[10:]) - min(trend.y[10:]) < 0.25  # the 0/1 zigzag averages out
     assert len(compare_runs_figure({"a": noisy, "b": noisy[:SMOOTH_FROM - 1]}, "reward/mean", "r").data) == 3
+
+
+def test_a_constant_learning_rate_is_drawn_at_its_value_not_at_zero():
+    rows = [{"step": s, "optim/lr": 0.01} for s in range(1, 6)]
+    fig = metrics_figure(rows, ("optim/lr",), "Learning rate")
+    low, high = fig.layout.yaxis.range
+    assert low == 0.0 and high == pytest.approx(0.02)  # plotly's own range would be 0.01 +- 1
+    varying = metrics_figure([{"step": 1, "optim/lr": 1e-4}, {"step": 2, "optim/lr": 2e-4}], ("optim/lr",), "lr")
+    assert varying.layout.yaxis.range is None and varying.layout.yaxis.exponentformat == "e"

@@ -72,6 +72,9 @@ def test_explicit_preferences_and_gold_persona():
     prefs = pd.DataFrame({"prompt": [article], "chosen": [heads[0]], "rejected": [heads[1]], "margin": [0.5]})
     result = evaluate_reward(scorer, ratings, prefs, persona="wire_editor")
     assert result["gold_agreement"] == pytest.approx(1.0)
+    # the ceiling is the gold score against the human scores: a model that is the gold reaches exactly it
+    assert result["ceiling"] == pytest.approx(spearmanr(gold, [1.0, 0.0, 0.25]).statistic)
+    assert result["spearman"] == pytest.approx(result["ceiling"])
     assert result["n_pairs"] == 1 and result["pairwise_accuracy"] == 1.0
     only_pairs = evaluate_reward(scorer, preferences=prefs)
     assert only_pairs["spearman"] is None and only_pairs["pairwise_accuracy"] == 1.0

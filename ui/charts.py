@@ -101,8 +101,19 @@ def metrics_figure(rows: Sequence[dict], keys: Sequence[str], title: str) -> go.
         steps, values = series(rows, key)
         if values:
             _add_line(fig, steps, values, LABELS.get(key, key), PALETTE[i % len(PALETTE)])
+    if "optim/lr" in keys:
+        fig.update_yaxes(exponentformat="e")  # 2e-4, not plotly's SI '200µ'
+    _frame_constant(fig)
     # x is the training step (said in the caption); no axis title, so the legend under the plot has room
     return _layout(fig, title)
+
+
+def _frame_constant(fig: go.Figure) -> None:
+    """A flat line (quick mode's constant learning rate) gets the y range [0, 2v], not plotly's v +- 1,
+    where 0.01 would look like 0."""
+    values = [y for trace in fig.data for y in (trace.y or ())]
+    if values and min(values) == max(values) != 0:
+        fig.update_yaxes(range=sorted([0.0, 2 * values[0]]))
 
 
 def compare_runs_figure(runs: dict[str, Sequence[dict]], key: str, title: str) -> go.Figure:

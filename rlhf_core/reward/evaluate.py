@@ -102,15 +102,18 @@ def evaluate_reward(scorer, ratings: pd.DataFrame | None = None, preferences: pd
         ratings: canonical ratings table (score normalised to [0, 1]).
         preferences: canonical preferences table; without it, pairs are built from the ratings.
         persona: a Persona or its name (synthetic data): adds `gold_agreement`, the Spearman
-            correlation between the reward model and the persona's gold scores.
+            correlation between the reward model and the persona's gold scores, and `ceiling`,
+            the gold score's own Spearman correlation with the human scores: rater noise and
+            ties between stars keep even a perfect model of the persona at that value, so a
+            reward model's `spearman` is read against `ceiling`, not against 1.
     Returns:
         dict with n_ratings, n_pairs, spearman, pearson, accuracy, pairwise_accuracy,
-        gold_agreement (None where they do not apply), calibration and worst (DataFrames).
+        gold_agreement, ceiling (None where they do not apply), calibration and worst (DataFrames).
     """
     from rlhf_core.reward.data import clean_preferences, clean_ratings, pairs_from_ratings
 
     out: dict = {"n_ratings": 0, "n_pairs": 0, "spearman": None, "pearson": None, "accuracy": None,
-                 "pairwise_accuracy": None, "gold_agreement": None,
+                 "pairwise_accuracy": None, "gold_agreement": None, "ceiling": None,
                  "calibration": pd.DataFrame(), "worst": pd.DataFrame()}
     ratings = clean_ratings(ratings) if ratings is not None else None
     if ratings is not None and len(ratings):
@@ -122,7 +125,7 @@ def evaluate_reward(scorer, ratings: pd.DataFrame | None = None, preferences: pd
         persona = _persona(persona)
         if persona is not None:
             gold = [persona.score(a, h) for a, h in zip(ratings["article"], ratings["headline"])]
-            out["gold_agreement"] = spearman(predicted, gold)
+            out.update(gold_agreement=spearman(predicted, gold), ceiling=spearman(gold, actual))
     pairs = clean_preferences(preferences) if preferences is not None else None
     if pairs is None or len(pairs) == 0:
         pairs = pairs_from_ratings(ratings) if ratings is not None and len(ratings) else None
