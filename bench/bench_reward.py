@@ -4,6 +4,7 @@
     python bench/bench_reward.py --only quick    # just quick mode (cold, warm in-process, new process + disk cache)
     python bench/bench_reward.py --only quick --threads 1   # CPU seconds without 2-thread spin-waiting on a busy box
     python bench/bench_reward.py --only full --set freeze_layers=3 head_lr=1e-3   # any RewardConfig field
+    python bench/bench_reward.py --only full --set fact_checks=0   # the full model without its fact checks
 
 Targets (issue 3): MiniLM pointwise+pairwise: held-out Spearman >= 0.85 and pairwise accuracy
 >= 0.85 in < 3 min on 2 CPU cores; quick mode: Spearman >= 0.7 in < 10 s; trained on the sample

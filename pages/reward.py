@@ -169,6 +169,8 @@ with settings, st.container(border=True):
                          key=state.REWARD_OBJECTIVE, help=field_help("objective"))
     quick = st.toggle("Quick mode (frozen encoder + linear head: seconds)", value=True, key=state.REWARD_QUICK,
                       help=field_help("quick"))
+    fact_checks = st.checkbox("Fact checks in the input (full fine-tuning)", value=defaults.fact_checks, disabled=quick,
+                              key=state.REWARD_FACT_CHECKS, help=field_help("fact_checks"))
     with st.expander("Hyper-parameters"):
         grid = st.columns(2)
         params = {name: number_input(name, defaults, grid[i % 2]) for i, name in enumerate(HYPER)}
@@ -179,7 +181,7 @@ with settings, st.container(border=True):
 if start:
     try:
         types = {f.name: f.type for f in fields(RewardConfig)}
-        cfg = RewardConfig(backbone=backbone, objective=objective, quick=quick,
+        cfg = RewardConfig(backbone=backbone, objective=objective, quick=quick, fact_checks=fact_checks,
                            **{k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in params.items()})
         make_iter = make_trainer(cfg, names, use_collected)
     except StudioError as exc:

@@ -423,7 +423,20 @@ def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = 
                           imports=_IMPORTS[algo], model_id=model_id,
                           reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
                                                               max_length=reward_max_length) if algo == "grpo" else "",
-                          helpers=_HELPERS[algo]) + body.replace("{CONFIG}", _config_lines(kwargs, algo)) + _FOOTER
+                          helpers=_helpers(algo)) + body.replace("{CONFIG}", _config_lines(kwargs, algo)) + _FOOTER
+
+
+def _helpers(algo: str) -> str:
+    """train.py's helper functions; GRPO's include the studio's fact checks, copied from their one source."""
+    if algo != "grpo":
+        return _HELPERS[algo]
+    import inspect
+
+    from rlhf_core.reward import quick
+
+    checks = (f"\n\n_NUMBER = re.compile({quick._NUMBER.pattern!r})\n_PUNCT = {quick._PUNCT!r}\n\n\n"
+              + inspect.getsource(quick.fact_sets) + "\n\n" + inspect.getsource(quick.checks_text))
+    return checks.rstrip("\n") + "\n" + _HELPERS[algo]
 
 
 def _reward_expr(reward_model: str) -> str:
@@ -458,7 +471,8 @@ _IMPORTS = {  # third-party imports of each train.py, in isort order
     "sft": "from datasets import load_dataset\nfrom trl import SFTConfig, SFTTrainer\n",
     "dpo": "from datasets import load_dataset\nfrom trl import DPOConfig, DPOTrainer\n",
     "reward": "from datasets import load_dataset\n" + _TRANSFORMERS + "from trl import RewardConfig, RewardTrainer\n",
-    "grpo": "import torch\nfrom accelerate import PartialState\nfrom datasets import load_dataset\n" + _TRANSFORMERS
+    "grpo": "import json\nimport re\n\nimport torch\nfrom accelerate import PartialState\nfrom datasets import load_dataset\n"
+            + _TRANSFORMERS
             + "from trl import GRPOConfig, GRPOTrainer\n",
 }
 
@@ -496,11 +510,15 @@ def make_reward_function(path, device):
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(device).eval()
     # the studio trains with token_type_ids (headline = segment 1); TRL's RewardTrainer without them
-    studio_trained = (Path(path) / "studio_reward.json").exists()
+    meta_file = Path(path) / "studio_reward.json"
+    studio_trained = meta_file.exists()
+    fact_checks = studio_trained and json.loads(meta_file.read_text()).get("fact_checks", False)
 
     @torch.no_grad()
     def reward_model_score(prompts, completions, article, **kwargs):
         headlines = [headline_of(c) for c in completions]
+        if fact_checks:  # the studio model reads the headline's fact checks after it
+            headlines = [f"{h} {tokenizer.sep_token} {checks_text(a, h)}" for a, h in zip(article, headlines)]
         batch = tokenizer(list(article), headlines, truncation="longest_first", max_length=REWARD_MAX_LENGTH,
                           padding=True, return_tensors="pt").to(device)
         if not studio_trained:

@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import json
 import py_compile
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def test_accelerate_config_requirements_and_readme(tmp_path):
 
 
 # ----------------------------------------------------------------------------- GRPO reward model
-def _tiny_reward_folder(path: Path, fmt: str = "full") -> Path:
+def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -193,26 +194,28 @@ def _tiny_reward_folder(path: Path, fmt: str = "full") -> Path:
                                                      num_attention_heads=2, intermediate_size=64, num_labels=1))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    (path / "studio_reward.json").write_text(json.dumps({"format": fmt, "max_length": 48}))
+    (path / "studio_reward.json").write_text(json.dumps({"format": fmt, "max_length": 48, "fact_checks": fact_checks}))
     return path
 
 
-def test_grpo_reward_function_matches_the_studio_scorer(tmp_path):
+@pytest.mark.parametrize("fact_checks", [False, True])
+def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlhf_core.reward.scorer import load_scorer
+    from rlhf_core.reward.scorer import clear_scorer_cache, load_scorer
 
-    folder = _tiny_reward_folder(tmp_path / "rm")
+    folder = _tiny_reward_folder(tmp_path / "rm", fact_checks=fact_checks)
     articles = pd.DataFrame({"article": [A1, A2], "reference": ["", ""], "article_id": ["a", "b"]})
     manifest = _bundle(tmp_path, "grpo", {"articles": articles}, reward_model=str(folder), model_id="x/Chat-Model")
     bundled = Path(manifest["files"]["reward_model"])
     assert (bundled / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
     # run train.py's reward helpers (without importing trl): they must give the studio's sigmoid(logit)
     tree = ast.parse(Path(manifest["files"]["train.py"]).read_text())
-    keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("headline_of", "make_reward_function")
-            or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "REWARD_MAX_LENGTH"]
-    namespace = {"torch": torch, "Path": Path, "AutoTokenizer": AutoTokenizer,
+    helpers = ("headline_of", "make_reward_function", "fact_sets", "checks_text")
+    keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in helpers
+            or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in ("REWARD_MAX_LENGTH", "_NUMBER", "_PUNCT")]
+    namespace = {"torch": torch, "Path": Path, "AutoTokenizer": AutoTokenizer, "json": json, "re": re,
                  "AutoModelForSequenceClassification": AutoModelForSequenceClassification}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "train.py", "exec"), namespace)
     assert namespace["REWARD_MAX_LENGTH"] == 48
@@ -222,6 +225,7 @@ def test_grpo_reward_function_matches_the_studio_scorer(tmp_path):
     got = reward(prompts=None, completions=completions, article=[A1, A2], trainer_state=None)
     want = load_scorer(folder).score([A1, A2], ["Council approves $42M budget", "Flu cases hit 1,940"])
     assert got == pytest.approx(want.tolist(), abs=1e-5) and all(0 < g < 1 for g in got)
+    clear_scorer_cache()
 
 
 def test_grpo_refuses_a_quick_reward_model(tmp_path):

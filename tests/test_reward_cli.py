@@ -16,8 +16,9 @@ def test_reward_train_then_eval(tmp_path, capsys):
     data = str(sample_data_dir() / "realstyle_headlines.csv")
     out = tmp_path / "rm"
     code = main(["reward", "train", "--data", data, "--backbone", "tiny", "--objective", "pairwise", "--out", str(out),
-                 "--max-steps", "2", "--batch-size", "16", "--max-length", "64", "--seed", "3"])
+                 "--max-steps", "2", "--batch-size", "16", "--max-length", "64", "--seed", "3", "--no-fact-checks"])
     assert code == 0
+    assert json.loads((out / "model" / "studio_reward.json").read_text())["fact_checks"] is False
     lines = _lines(capsys)
     steps = [line for line in lines if "loss/train" in line]
     assert [s["step"] for s in steps] == [1, 2] and all(s["total_steps"] == 2 for s in steps)

@@ -79,6 +79,22 @@ def test_encode_truncates_the_article_not_the_headline():
     assert ids[-len(head_ids) - 1:-1] == head_ids and ids[-1] == sep
 
 
+def test_fact_checks_follow_the_headline_in_words():
+    from rlhf_core.reward.quick import checks_text
+
+    article = "Riverton's council voted on Tuesday to approve a $48 million bond for the Old Mill Bridge."
+    assert checks_text(article, "Riverton council approves $48 million bond") == \
+        "checks: numbers 1 of 1 in article, names 0 of 0 in article"
+    assert checks_text(article, "Council in Jasenen approves $84 million bond") == \
+        "checks: numbers 0 of 1 in article, names 0 of 1 in article"  # a wrong number and a town never named
+    _, tokenizer = load_backbone("tiny")
+    headline = "Council approves $48 million bridge bond"
+    ids = encode(tokenizer, ["word " * 300], [headline], max_length=64, checks=True)["input_ids"][0].tolist()
+    tail = tokenizer(f"{headline} {tokenizer.sep_token} {checks_text('word ' * 300, headline)}",
+                     add_special_tokens=False)["input_ids"]
+    assert len(ids) == 64 and ids[-len(tail) - 1:-1] == tail  # the article is cut, headline and checks are whole
+
+
 def test_batches_keep_pairs_with_their_texts(realstyle):
     splits = prepare_splits(realstyle, None, val_fraction=0.2, seed=0)
     plan = plan_batches(splits.train_ratings, splits.train_pairs, "both", 8, 2, np.random.default_rng(0))
@@ -106,6 +122,7 @@ def test_two_step_tiny_run_changes_params_and_saves_a_plain_checkpoint(realstyle
     folder = tmp_path / "model"
     meta = json.loads((folder / META_FILE).read_text())
     assert meta["format"] == "full" and meta["score_scale"] == [1.0, 5.0] and len(meta["data_fingerprint"]) == 16
+    assert meta["fact_checks"] is True  # the default: the model reads the headline's fact checks after it
     assert (folder / "model.safetensors").exists() and not list(tmp_path.glob(".model.*"))
     after = AutoModelForSequenceClassification.from_pretrained(folder)  # plain transformers
     changed = [n for n, p in after.named_parameters() if not torch.equal(p, before.state_dict()[n])]
@@ -117,9 +134,27 @@ def test_two_step_tiny_run_changes_params_and_saves_a_plain_checkpoint(realstyle
     articles, headlines = realstyle.article[:5].tolist(), realstyle.headline[:5].tolist()
     got = scorer.score(articles, headlines, batch_size=2)
     with torch.no_grad():
-        logits = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"])).logits.squeeze(-1)
+        logits = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"], checks=True)).logits.squeeze(-1)
     np.testing.assert_allclose(got, torch.sigmoid(logits).numpy(), rtol=1e-4, atol=1e-6)
     assert ((got > 0) & (got < 1)).all()
+    clear_scorer_cache()
+
+
+def test_a_model_trained_without_fact_checks_is_scored_without_them(realstyle, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    list(train_reward(RewardConfig(**TINY, max_steps=2, fact_checks=False), realstyle, None, tmp_path))
+    meta = json.loads((tmp_path / "model" / META_FILE).read_text())
+    assert meta["fact_checks"] is False
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
+    scorer = load_scorer(tmp_path)
+    articles, headlines = realstyle.article[:4].tolist(), realstyle.headline[:4].tolist()
+    with torch.no_grad():
+        without = plain(**encode(scorer.tokenizer, articles, headlines, meta["max_length"])).logits.squeeze(-1)
+        with_checks = plain(**encode(scorer.tokenizer, articles, headlines, meta["max_length"], checks=True)).logits.squeeze(-1)
+    got = scorer.score(articles, headlines)
+    np.testing.assert_allclose(got, torch.sigmoid(without).numpy(), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(got, torch.sigmoid(with_checks).numpy())  # the checks change what the model reads
     clear_scorer_cache()
 
 

@@ -30,6 +30,7 @@ REWARD_BACKBONE = "reward_backbone"
 REWARD_BACKBONE_DIR = "reward_backbone_dir"
 REWARD_OBJECTIVE = "reward_objective"
 REWARD_QUICK = "reward_quick"
+REWARD_FACT_CHECKS = "reward_fact_checks"  # full fine-tuning reads the headline's fact checks
 REWARD_PARAM_PREFIX = "reward_param_"  # + config field name
 REWARD_RUN = "reward_run"              # run id the page is watching / showing
 REWARD_EVAL_DATA = "reward_eval_data"  # multiselect: held-out datasets for the results

@@ -1,7 +1,7 @@
 """`python -m rlhf_core reward train|eval`: the same code the Reward model page runs.
 
     python -m rlhf_core reward train --data sample_data/train_ratings.csv sample_data/train_preferences.jsonl \
-        --backbone minilm --objective both --out runs/rm1 [--epochs 1] [--max-steps N] [--quick] [--seed 0]
+        --backbone minilm --objective both --out runs/rm1 [--epochs 1] [--max-steps N] [--quick] [--no-fact-checks] [--seed 0]
     python -m rlhf_core reward eval --model runs/rm1 --data sample_data/test_ratings.csv
 
 `train` prints one JSON line per logging step and a final JSON summary; `eval` prints one JSON object.
@@ -29,6 +29,8 @@ def add_commands(groups) -> None:
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--max-length", type=int, default=None)
     train.add_argument("--quick", action="store_true", help="frozen encoder + linear head (seconds)")
+    train.add_argument("--fact-checks", action=argparse.BooleanOptionalAction, default=None,
+                       help="full fine-tuning: the model reads the headline's fact checks after it (default: on)")
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--device", default=None)
     train.set_defaults(handler=_train)
@@ -44,7 +46,7 @@ def _config(args: argparse.Namespace):
     from rlhf_core.reward.config import RewardConfig
 
     names = {"epochs": "epochs", "max_steps": "max_steps", "lr": "lr", "batch_size": "batch_size",
-             "max_length": "max_length", "seed": "seed", "device": "device"}
+             "max_length": "max_length", "seed": "seed", "device": "device", "fact_checks": "fact_checks"}
     overrides = {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg) is not None}
     return RewardConfig(backbone=args.backbone, objective=args.objective, quick=args.quick, **overrides)
 

@@ -93,6 +93,15 @@ class RewardConfig:
         default=0.0,
         metadata={"help": "Reward-centring coefficient: adds coef * mean((r_c + r_r)^2) (Eisenstein et al. 2023; TRL center_rewards_coefficient, e.g. 0.01)."},
     )
+    fact_checks: bool = field(
+        default=True,
+        metadata={"help": "Full fine-tuning: after the headline, the model also reads its fact checks in words "
+                  "('numbers 0 of 1 in article, names 2 of 2 in article'), as a tool-augmented reward model "
+                  "(Li et al. 2024) reads a tool's output. A few minutes of fine-tuning cannot teach a small "
+                  "encoder to compare numbers and names on its own; with the checks it ranks hand-written news "
+                  "far better (bench/bench_reward.py). The checkpoint still loads in plain transformers; score "
+                  "with rlhf_core.reward.data.encode(..., checks=True)."},
+    )
     quick: bool = field(
         default=False,
         metadata={"help": "Quick mode: freeze the encoder, cache its mean-pooled embeddings and train only a linear head (seconds)."},

@@ -266,14 +266,20 @@ def plan_batches(ratings: pd.DataFrame, preferences: pd.DataFrame, objective: st
     return plan
 
 
-def encode(tokenizer, articles: Iterable[str], headlines: Iterable[str], max_length: int):
+def encode(tokenizer, articles: Iterable[str], headlines: Iterable[str], max_length: int, checks: bool = False):
     """Tokenise (article, headline) pairs: [CLS] article [SEP] headline [SEP], padded to the longest.
 
     Only the ARTICLE is truncated (`only_first`): the headline is what is being judged. A headline
-    longer than the whole budget falls back to truncating both.
+    longer than the whole budget falls back to truncating both. With `checks`, the headline is
+    followed by its fact checks in words ([CLS] article [SEP] headline [SEP] checks: ... [SEP]).
     Returns a BatchEncoding with input_ids / attention_mask (and token_type_ids).  # (N, T)
     """
     articles, headlines = list(articles), list(headlines)
+    if checks:
+        from rlhf_core.reward.quick import checks_text
+
+        sep = tokenizer.sep_token or "|"
+        headlines = [f"{h} {sep} {checks_text(a, h)}" for a, h in zip(articles, headlines)]
     try:
         return tokenizer(articles, headlines, truncation="only_first", max_length=max_length,
                          padding=True, return_tensors="pt")

@@ -105,7 +105,8 @@ class RewardScorer:
         with torch.no_grad():
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
-                enc = encode(self.tokenizer, [articles[i] for i in idx], [headlines[i] for i in idx], self.max_length)
+                enc = encode(self.tokenizer, [articles[i] for i in idx], [headlines[i] for i in idx], self.max_length,
+                             bool(self.meta.get("fact_checks")))
                 enc = {k: v.to(self.device) for k, v in enc.items()}
                 out[idx] = self.model(**enc).logits.squeeze(-1).float().cpu().numpy()  # (n,)
         return out

@@ -122,6 +122,7 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
 
     run, start = _Run(), time.monotonic()
     meta = {"format": "full", "backbone": cfg.backbone, "objective": cfg.objective, "max_length": cfg.max_length,
+            "fact_checks": cfg.fact_checks,
             "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
             "data_fingerprint": splits.fingerprint, "data": splits.sizes(), "config": cfg.to_dict()}
     try:
@@ -224,7 +225,7 @@ def _batch_loss(model, tokenizer, batch, cfg: RewardConfig):
     from rlhf_core.reward.data import encode
     from rlhf_core.reward.losses import objective_loss
 
-    enc = encode(tokenizer, batch.articles, batch.headlines, cfg.max_length)
+    enc = encode(tokenizer, batch.articles, batch.headlines, cfg.max_length, cfg.fact_checks)
     enc = {k: v.to(cfg.device) for k, v in enc.items()}  # (N, T)
     logits = model(**enc).logits.squeeze(-1)  # (N,)
     return objective_loss(cfg.objective, batch_tensors(logits, batch, logits.device), cfg.center_rewards_coef)
@@ -242,7 +243,8 @@ def _validate(model, tokenizer, batch, cfg: RewardConfig, chunk: int = 64) -> di
         logits = torch.zeros(len(batch), device=cfg.device)  # (N,)
         for s in range(0, len(order), chunk):
             idx = order[s:s + chunk]
-            enc = encode(tokenizer, [batch.articles[i] for i in idx], [batch.headlines[i] for i in idx], cfg.max_length)
+            enc = encode(tokenizer, [batch.articles[i] for i in idx], [batch.headlines[i] for i in idx], cfg.max_length,
+                         cfg.fact_checks)
             logits[torch.as_tensor(idx, device=cfg.device)] = model(**{k: v.to(cfg.device) for k, v in enc.items()}).logits.squeeze(-1)
         tensors = batch_tensors(logits, batch, logits.device)
     return {"loss/val": validation_loss(cfg, tensors), **rank_metrics(tensors, batch)}
