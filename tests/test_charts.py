@@ -30,3 +30,5 @@ def test_a_constant_learning_rate_is_drawn_at_its_value_not_at_zero():
     assert low == 0.0 and high == pytest.approx(0.02)  # plotly's own range would be 0.01 +- 1
     varying = metrics_figure([{"step": 1, "optim/lr": 1e-4}, {"step": 2, "optim/lr": 2e-4}], ("optim/lr",), "lr")
     assert varying.layout.yaxis.range is None and varying.layout.yaxis.exponentformat == "e"
+    schedule = [{"step": s, "optim/lr": min(s, 10) * 1e-5} for s in range(1, 101)]  # warm-up: no moving average lag
+    assert [list(t.y) for t in metrics_figure(schedule, ("optim/lr",), "lr").data] == [[r["optim/lr"] for r in schedule]]

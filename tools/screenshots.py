@@ -1,6 +1,6 @@
 """Start RLHF Studio, open every page in headless Chromium and save a screenshot of each.
 
-    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300]
+    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300] [--sample --full-reward]
 
 The server helpers here are shared with tests/test_browser.py (recipe: ../shared/TESTING.md):
 a free port, the server's output to a log file, a /_stcore/health poll, Debian's Chromium.
@@ -208,6 +208,21 @@ def hack_walk(page, out: Path, steps: int) -> None:
     full_screenshot(page, out / "hack-3-compare.png")
 
 
+def full_reward_walk(page, out: Path) -> None:
+    """Reward model page: a full (fine-tuned) MiniLM reward model on the sample data, about 3 minutes."""
+    goto_page(page, "Reward model")
+    select_option(page, "Backbone", "minilm")
+    page.get_by_text("Quick mode (frozen encoder", exact=False).first.click()  # off: full fine-tuning
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(60_000)
+    full_screenshot(page, out / "full-1-reward-live.png")
+    page.get_by_text("Gold agreement").first.wait_for(timeout=600_000)
+    wait_idle(page)
+    full_screenshot(page, out / "full-2-reward-results.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "screenshots"))
@@ -217,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train a quick tiny reward model and a short GRPO run, screenshotting the live charts")
     parser.add_argument("--hack", action="store_true",
                         help="click through the Policy page's reward-hacking recipe (GRPO twice for --steps steps)")
+    parser.add_argument("--full-reward", action="store_true",
+                        help="with --sample: train a full MiniLM reward model on the sample data (about 3 minutes)")
     parser.add_argument("--policy", default="tiny", help="policy spec for --train (default: the tiny preset)")
     parser.add_argument("--steps", type=int, default=12, help="GRPO steps for --train")
     parser.add_argument("--articles", type=int, default=40,
@@ -238,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sample:
             goto_page(page, "Data")
             page.get_by_role("button", name="Load sample data").click()
-            page.get_by_text("Saved datasets").first.wait_for()
+            page.get_by_text("sample datasets.").first.wait_for(timeout=120_000)  # the flash once all are saved
             wait_idle(page)
         if args.train:
             goto_page(page, "Data")
@@ -249,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             train_walk(page, out, args.policy, args.steps)
         if args.hack:
             hack_walk(page, out, args.steps)
+        if args.full_reward:
+            full_reward_walk(page, out)
         for index, title in enumerate(PAGES):
             links = nav_link(page, title)
             if not links.count():

@@ -72,6 +72,7 @@ def has_any(rows: Sequence[dict], keys: Iterable[str]) -> bool:
 
 
 SMOOTH_FROM = 20  # points: longer series get a moving average over a faint raw line
+EXACT = ("optim/lr",)  # schedules, not samples: a moving average would only shift their shape
 PALETTE = ("#1f6fd1", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#9c755f", "#bab0ac")
 
 
@@ -80,10 +81,10 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
     return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().tolist()
 
 
-def _add_line(fig: go.Figure, steps: list, values: list, name: str, color: str) -> None:
+def _add_line(fig: go.Figure, steps: list, values: list, name: str, color: str, smooth: bool = True) -> None:
     """A metric as one line; from SMOOTH_FROM points on, a bold moving average over the faint raw values
     (one sampled batch per step is noisy: the trend is what shows reward rising or hacking)."""
-    if len(values) < SMOOTH_FROM:
+    if len(values) < SMOOTH_FROM or not smooth:
         fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", name=name, line={"color": color}))
         return
     window = max(5, len(values) // 20)
@@ -100,7 +101,7 @@ def metrics_figure(rows: Sequence[dict], keys: Sequence[str], title: str) -> go.
     for i, key in enumerate(keys):
         steps, values = series(rows, key)
         if values:
-            _add_line(fig, steps, values, LABELS.get(key, key), PALETTE[i % len(PALETTE)])
+            _add_line(fig, steps, values, LABELS.get(key, key), PALETTE[i % len(PALETTE)], key not in EXACT)
     if "optim/lr" in keys:
         fig.update_yaxes(exponentformat="e")  # 2e-4, not plotly's SI '200µ'
     _frame_constant(fig)
