@@ -5,6 +5,7 @@
     python bench/bench_reward.py --only quick --threads 1   # CPU seconds without 2-thread spin-waiting on a busy box
     python bench/bench_reward.py --only full --set freeze_layers=3 head_lr=1e-3   # any RewardConfig field
     python bench/bench_reward.py --only full --set fact_checks=0   # the full model without its fact checks
+    python bench/bench_reward.py --only full --seeds 0 1 2          # three seeds, then mean / min / max
 
 Targets (issue 3): MiniLM pointwise+pairwise: held-out Spearman >= 0.85 and pairwise accuracy
 >= 0.85 in < 3 min on 2 CPU cores; quick mode: Spearman >= 0.7 in < 10 s; trained on the sample
@@ -63,6 +64,18 @@ def run(name: str, cfg: RewardConfig, train, test, realstyle, out: Path) -> dict
     return result
 
 
+def spread(results: list[dict]) -> dict:
+    """{"train_seconds": [mean, min, max], "held_out/spearman": [...], ...} over several runs' results."""
+    figures: dict[str, list[float]] = {}
+    for result in results:
+        flat = {"train_seconds": result["train_seconds"],
+                **{f"{part}/{k}": v for part in ("held_out", "realstyle") for k, v in result[part].items()}}
+        for key, value in flat.items():
+            if isinstance(value, float):
+                figures.setdefault(key, []).append(value)
+    return {key: [round(sum(v) / len(v), 3), min(v), max(v)] for key, v in figures.items()}
+
+
 def _persona():
     try:
         from rlhf_core.data.personas import get_persona
@@ -82,6 +95,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=["full", "quick"], default=None)
     parser.add_argument("--set", nargs="*", default=[], help="overrides of the full config, e.g. lr=1e-4 epochs=1.5")
     parser.add_argument("--quick-set", nargs="*", default=[], help="overrides of the quick config, e.g. quick_layers=4")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="full runs, one per seed, then their mean, min and max (real-style has only 59 rows: "
+                             "one seed's figure moves by +-0.1)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0 = torch's default). With 1 thread on a busy machine, the CPU seconds "
                              "are the work itself, without the spin-waiting of 2 threads fighting for 1 free core.")
@@ -111,7 +127,10 @@ def main(argv=None) -> int:
             run("quick (disk: encoder reloaded, embeddings read from the on-disk cache)", RewardConfig(**quick), train,
                 test, realstyle, Path(tmp) / "quick3")
         if args.only in (None, "full"):
-            run("full", RewardConfig(**{**FULL, **overrides}), train, test, realstyle, Path(tmp) / "full")
+            results = [run(f"full (seed {seed})", RewardConfig(**{**FULL, "seed": seed, **overrides}), train, test, realstyle,
+                           Path(tmp) / f"full-{seed}") for seed in args.seeds]
+            if len(results) > 1:
+                print(json.dumps({"name": f"full, {len(results)} seeds", **spread(results)}), flush=True)
     print(f"# load_avg at end={os.getloadavg()}", flush=True)
     return 0
 
