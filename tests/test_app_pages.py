@@ -172,6 +172,28 @@ def test_reward_page_trains_quick_tiny_model_and_shows_results(with_tiny):
     assert "Past runs" in [s.value for s in at.subheader]
 
 
+def test_reward_page_fine_tunes_with_or_without_fact_checks(with_tiny):
+    save_small_samples(12)
+    at = open_page("pages/reward.py")
+    assert at.checkbox(key="reward_fact_checks").disabled  # quick mode has its own checks
+    at.multiselect(key="reward_data").set_value(["small-ratings"])
+    at.selectbox(key="reward_backbone").set_value("tiny")
+    at.toggle(key="reward_quick").set_value(False).run()
+    box = at.checkbox(key="reward_fact_checks")
+    assert not box.disabled and box.value  # on by default for full fine-tuning
+    box.uncheck()
+    at.number_input(key="reward_param_max_steps").set_value(2)
+    at.button(key="reward_start").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    at = run_until(at, lambda a: any(m.label == "Spearman" for m in a.metric))
+    import json
+
+    from rlhf_core.paths import runs_dir
+
+    metas = [json.loads(p.read_text()) for p in runs_dir().glob("reward-*/model/studio_reward.json")]
+    assert [(m["format"], m["fact_checks"]) for m in metas] == [("full", False)]
+
+
 def test_policy_page_runs_two_grpo_steps_then_evaluate_scores_the_run(with_tiny):
     save_small_samples(12)
     from rlhf_core.data.datasets import load_dataset, save_dataset
