@@ -432,11 +432,12 @@ def _helpers(algo: str) -> str:
         return _HELPERS[algo]
     import inspect
 
-    from rlhf_core.reward import quick
+    from rlhf_core.reward import checks
 
-    checks = (f"\n\n_NUMBER = re.compile({quick._NUMBER.pattern!r})\n_PUNCT = {quick._PUNCT!r}\n\n\n"
-              + inspect.getsource(quick.fact_sets) + "\n\n" + inspect.getsource(quick.checks_text))
-    return checks.rstrip("\n") + "\n" + _HELPERS[algo]
+    functions = (checks.fact_sets, checks.checks_text, checks.headline_with_checks)
+    source = (f"\n\n_NUMBER = re.compile({checks._NUMBER.pattern!r})\n_PUNCT = {checks._PUNCT!r}\n\n\n"
+              + "\n\n".join(inspect.getsource(f) for f in functions))
+    return source.rstrip("\n") + "\n" + _HELPERS[algo]
 
 
 def _reward_expr(reward_model: str) -> str:
@@ -518,7 +519,7 @@ def make_reward_function(path, device):
     def reward_model_score(prompts, completions, article, **kwargs):
         headlines = [headline_of(c) for c in completions]
         if fact_checks:  # the studio model reads the headline's fact checks after it
-            headlines = [f"{h} {tokenizer.sep_token} {checks_text(a, h)}" for a, h in zip(article, headlines)]
+            headlines = [headline_with_checks(a, h, tokenizer.sep_token) for a, h in zip(article, headlines)]
         batch = tokenizer(list(article), headlines, truncation="longest_first", max_length=REWARD_MAX_LENGTH,
                           padding=True, return_tensors="pt").to(device)
         if not studio_trained:

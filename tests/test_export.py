@@ -212,7 +212,7 @@ def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks):
     assert (bundled / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
     # run train.py's reward helpers (without importing trl): they must give the studio's sigmoid(logit)
     tree = ast.parse(Path(manifest["files"]["train.py"]).read_text())
-    helpers = ("headline_of", "make_reward_function", "fact_sets", "checks_text")
+    helpers = ("headline_of", "make_reward_function", "fact_sets", "checks_text", "headline_with_checks")
     keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in helpers
             or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in ("REWARD_MAX_LENGTH", "_NUMBER", "_PUNCT")]
     namespace = {"torch": torch, "Path": Path, "AutoTokenizer": AutoTokenizer, "json": json, "re": re,

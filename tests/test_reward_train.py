@@ -80,7 +80,7 @@ def test_encode_truncates_the_article_not_the_headline():
 
 
 def test_fact_checks_follow_the_headline_in_words():
-    from rlhf_core.reward.quick import checks_text
+    from rlhf_core.reward.checks import checks_text
 
     article = "Riverton's council voted on Tuesday to approve a $48 million bond for the Old Mill Bridge."
     assert checks_text(article, "Riverton council approves $48 million bond") == \

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rlhf_core.errors import DataError
+from rlhf_core.reward.checks import headline_with_checks
 
 RATING_COLUMNS = ["article", "headline", "score", "score_raw", "weight", "source"]
 PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected", "margin", "weight", "source"]
@@ -276,10 +277,7 @@ def encode(tokenizer, articles: Iterable[str], headlines: Iterable[str], max_len
     """
     articles, headlines = list(articles), list(headlines)
     if checks:
-        from rlhf_core.reward.quick import checks_text
-
-        sep = tokenizer.sep_token or "|"
-        headlines = [f"{h} {sep} {checks_text(a, h)}" for a, h in zip(articles, headlines)]
+        headlines = [headline_with_checks(a, h, tokenizer.sep_token) for a, h in zip(articles, headlines)]
     try:
         return tokenizer(articles, headlines, truncation="only_first", max_length=max_length,
                          padding=True, return_tensors="pt")
