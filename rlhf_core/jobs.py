@@ -16,6 +16,10 @@ JobRunner in `st.cache_resource`) and an app restart still lists past runs. A ru
 status.json says running/queued, that no live thread of this process owns, and whose heartbeat
 is older than STALE_AFTER_S seconds belongs to a process that died: it is reported `interrupted`.
 
+Several runs can also train in lockstep (`submit_group`): one worker thread takes one step of
+each in turn, so two runs shown side by side (beta = 0 next to a sensible beta) advance together
+and share the CPU without two thread pools fighting over the same cores.
+
 Cancellation is cooperative: `cancel()` sets an Event that the runner checks before asking the
 generator for its next step; it then calls `generator.close()`, which raises GeneratorExit at the
 trainer's `yield`, so a trainer's `try/finally` can save a checkpoint before the run is marked
@@ -131,8 +135,9 @@ class JobRunner:
         self.runs_root.mkdir(parents=True, exist_ok=True)
         self.max_concurrent = int(max_concurrent)
         self._lock = threading.RLock()
-        self._pending: deque[_Job] = deque()
+        self._pending: deque[list[_Job]] = deque()  # groups of runs waiting for a worker thread
         self._running: dict[str, _Job] = {}
+        self._workers = 0  # worker threads alive (a group of runs shares one)
         self._heartbeat: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------- submit / cancel
@@ -147,6 +152,26 @@ class JobRunner:
         Returns:
             The new run id.
         """
+        return self.submit_group([(kind, config, make_iter, name)])[0]
+
+    def submit_group(self, runs: list[tuple[str, dict, Callable[[Path], Iterator[dict]], str]]) -> list[str]:
+        """Queue several runs that train in lockstep in one worker thread: a step of each in turn.
+
+        Each run is an ordinary run (its own folder, status, metrics, cancel); they only share the
+        thread, so side-by-side runs advance together. `runs` holds (kind, config, make_iter, name).
+        Returns the run ids in the same order.
+        """
+        if not runs:
+            raise StudioError("submit_group needs at least one run.")
+        group = [self._create(*run) for run in runs]
+        with self._lock:
+            self._pending.append(group)
+            self._start_heartbeat()
+        self._schedule()
+        return [job.id for job in group]
+
+    def _create(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "") -> _Job:
+        """A queued run: its folder, config.json and status.json exist before any step runs."""
         if not isinstance(kind, str) or not _SAFE_NAME.match(kind):
             raise StudioError(f"Job kind {kind!r} must be letters, digits, '.', '_' or '-'.")
         if not isinstance(config, dict):
@@ -163,11 +188,7 @@ class JobRunner:
         with _LIVE_LOCK:  # registered before status.json exists, so no reader ever sees it orphaned
             _LIVE[str(run_dir)] = job
         job.write_status(force=True)
-        with self._lock:
-            self._pending.append(job)
-            self._start_heartbeat()
-        self._schedule()
-        return run_id
+        return job
 
     def cancel(self, run_id: str) -> bool:
         """Ask a run to stop. A queued run is removed at once; a running one stops before its next
@@ -180,8 +201,11 @@ class JobRunner:
 
     def _cancel(self, job: _Job) -> bool:
         with self._lock:
-            if job in self._pending:
-                self._pending.remove(job)
+            group = next((g for g in self._pending if job in g), None)
+            if group is not None:
+                group.remove(job)
+                if not group:
+                    self._pending.remove(group)
                 with job.lock:
                     job.info.update(status=CANCELLED, finished=time.time(), cancel_requested=True)
                 job.write_status(force=True)
@@ -197,62 +221,37 @@ class JobRunner:
 
     # ----------------------------------------------------------------------------- the worker
     def _schedule(self) -> None:
-        """Start queued runs, oldest first, while fewer than max_concurrent are running."""
+        """Start queued groups, oldest first, while fewer than max_concurrent worker threads run."""
         with self._lock:
-            while self._pending and len(self._running) < self.max_concurrent:
-                job = self._pending.popleft()
-                self._running[job.id] = job
-                thread = threading.Thread(target=self._work, args=(job,), name=f"job-{job.id}", daemon=True)
-                thread.start()
+            while self._pending and self._workers < self.max_concurrent:
+                group = self._pending.popleft()
+                for job in group:
+                    self._running[job.id] = job
+                self._workers += 1
+                name = f"job-{group[0].id}" + (f"+{len(group) - 1}" if len(group) > 1 else "")
+                threading.Thread(target=self._work, args=(group,), name=name, daemon=True).start()
 
-    def _work(self, job: _Job) -> None:
-        """Iterate one trainer generator; every outcome ends in a final status.json."""
-        iterator = None
-        final, error, trace = FAILED, None, None
+    def _work(self, group: list[_Job]) -> None:
+        """Iterate the group's trainer generators, one step of each in turn, until all have ended;
+        each run gets its final status.json as soon as it ends (one failing leaves the others running)."""
+        steppers = [_Stepper(self, job) for job in group]
         try:
-            with job.lock:
-                job.info.update(status=RUNNING, started=time.time())
-            job.write_status(force=True)
-            if job.cancel_event.is_set():  # cancelled between leaving the queue and starting
-                final = CANCELLED
-                return
-            iterator = job.make_iter(job.run_dir)
-            with open(job.run_dir / "metrics.jsonl", "a", encoding="utf-8") as metrics_file:
-                while True:
-                    # 1. cancellation is checked before every step, never in the middle of one
-                    if job.cancel_event.is_set():
-                        _close(iterator)  # runs the trainer's finally (save on exit)
-                        final = CANCELLED
-                        break
-                    # 2. one training step
-                    try:
-                        row = next(iterator)
-                    except StopIteration:
-                        final = SUCCEEDED
-                        break
-                    # 3. record it: metrics line, probe samples, progress and ETA
-                    self._record(job, row, metrics_file)
+            live = [s for s in steppers if s.start()]
+            while live:
+                # one step of each live run in turn (a single run: just its next step)
+                live = [s for s in live if s.step()]
         except BaseException as exc:  # noqa: BLE001 - a worker thread must never die silently
-            final, error, trace = FAILED, _one_line(exc), traceback.format_exc()
-            if iterator is not None:  # the failure was ours (e.g. a bad row): let the trainer clean up
-                try:
-                    _close(iterator)
-                except BaseException:  # noqa: BLE001 - the first error is the one to report
-                    pass
+            for stepper in steppers:
+                stepper.fail(exc)
         finally:
-            with job.lock:
-                job.info.update(status=final, finished=time.time(), error=error, traceback=trace)
-                if final == SUCCEEDED:
-                    job.info.update(progress=1.0, eta_s=0.0)
-                else:
-                    job.info["eta_s"] = None
-            try:
-                job.write_status(force=True)
-            finally:
-                with self._lock:
-                    self._running.pop(job.id, None)
-                self._retire(job)
-                self._schedule()
+            for stepper in steppers:
+                try:
+                    stepper.finish()
+                except OSError:  # status.json unwritable (full disk): the other runs still end
+                    pass
+            with self._lock:
+                self._workers -= 1
+            self._schedule()
 
     def _record(self, job: _Job, row: Any, metrics_file) -> None:
         if not isinstance(row, dict):
@@ -317,7 +316,7 @@ class JobRunner:
             while True:
                 time.sleep(HEARTBEAT_EVERY_S)
                 with self._lock:
-                    jobs = list(self._pending) + list(self._running.values())
+                    jobs = [job for group in self._pending for job in group] + list(self._running.values())
                     if not jobs:
                         self._heartbeat = None
                         return
@@ -361,7 +360,7 @@ class JobRunner:
         """The newest running run (else the oldest queued one) of `kind`, or None."""
         with self._lock:
             running = [j.run_info() for j in self._running.values()]
-            queued = [j.run_info() for j in self._pending]
+            queued = [j.run_info() for group in self._pending for j in group]
         running = [r for r in running if kind is None or r.kind == kind]
         if running:
             return max(running, key=lambda r: r.created or 0.0)
@@ -432,6 +431,93 @@ class JobRunner:
             config=config if isinstance(config, dict) else {}, run_dir=run_dir,
             cancel_requested=bool(record.get("cancel_requested")), heartbeat=heartbeat,
         )
+
+
+class _Stepper:
+    """One run inside a worker thread: start it, take its steps one at a time, end it with a status."""
+
+    def __init__(self, runner: JobRunner, job: _Job):
+        self.runner, self.job = runner, job
+        self.iterator: Any = None
+        self.metrics_file: Any = None
+        self.outcome: tuple[str, str | None, str | None] | None = None  # (status, error, traceback)
+        self.finished = False
+
+    def start(self) -> bool:
+        """Mark the run running and build its generator (loading models). False if it ended already."""
+        job = self.job
+        try:
+            with job.lock:
+                job.info.update(status=RUNNING, started=time.time())
+            job.write_status(force=True)
+            if job.cancel_event.is_set():  # cancelled between leaving the queue and starting
+                return self.end(CANCELLED)
+            self.iterator = job.make_iter(job.run_dir)
+            self.metrics_file = open(job.run_dir / "metrics.jsonl", "a", encoding="utf-8")
+            return True
+        except BaseException as exc:  # noqa: BLE001 - reported in the run's status
+            self.fail(exc)
+            return self.end(FAILED)
+
+    def step(self) -> bool:
+        """One training step (or the end of the run). True while the run goes on."""
+        job = self.job
+        try:
+            # 1. cancellation is checked before every step, never in the middle of one
+            if job.cancel_event.is_set():
+                _close(self.iterator)  # runs the trainer's finally (save on exit)
+                return self.end(CANCELLED)
+            # 2. one training step
+            try:
+                row = next(self.iterator)
+            except StopIteration:
+                return self.end(SUCCEEDED)
+            # 3. record it: metrics line, probe samples, progress and ETA
+            self.runner._record(job, row, self.metrics_file)
+            return True
+        except BaseException as exc:  # noqa: BLE001 - reported in the run's status
+            self.fail(exc)
+            return self.end(FAILED)
+
+    def end(self, status: str) -> bool:
+        """The run is over: keep the first outcome (an error wins), write the final status now."""
+        if self.outcome is None:
+            self.outcome = (status, None, None)
+        self.finish()
+        return False
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the first error and let the trainer clean up (its finally runs on close)."""
+        if self.outcome is not None:
+            return
+        self.outcome = (FAILED, _one_line(exc), traceback.format_exc())
+        if self.iterator is not None:
+            try:
+                _close(self.iterator)
+            except BaseException:  # noqa: BLE001 - the first error is the one to report
+                pass
+
+    def finish(self) -> None:
+        """Write the final status.json and release the run (once)."""
+        if self.finished:
+            return
+        self.finished = True
+        job, runner = self.job, self.runner
+        final, error, trace = self.outcome or (FAILED, "the worker stopped before the run ended", None)
+        if self.metrics_file is not None:
+            self.metrics_file.close()
+        with job.lock:
+            job.info.update(status=final, finished=time.time(), error=error, traceback=trace)
+            if final == SUCCEEDED:
+                job.info.update(progress=1.0, eta_s=0.0)
+            else:
+                job.info["eta_s"] = None
+        try:
+            job.write_status(force=True)
+        finally:
+            with runner._lock:
+                runner._running.pop(job.id, None)
+            runner._retire(job)
 
 
 def _close(iterator: Any) -> None:

@@ -309,3 +309,48 @@ def test_heartbeat_advances_during_a_slow_step(tmp_path, monkeypatch):
     _until(lambda: paths.read_json(status_file, {}).get("heartbeat", 0) > first + 0.1)
     gate.set()
     assert runner.wait(run_id, TIMEOUT).status == "succeeded"
+
+
+def test_group_runs_in_lockstep_and_ends_each_run_on_its_own(tmp_path):
+    """submit_group: one thread takes a step of each run in turn; a failing run leaves the other going."""
+    order: list[tuple[str, int]] = []
+
+    def trainer(label: str, steps: int, fail_at: int | None = None):
+        def make_iter(run_dir):
+            for step in range(1, steps + 1):
+                if step == fail_at:
+                    raise RuntimeError(f"{label} broke")
+                order.append((label, step))
+                yield {"step": step, "total_steps": steps, "loss": float(step)}
+        return make_iter
+
+    runner = JobRunner(tmp_path / "runs")
+    a, b, c = runner.submit_group([("grpo", {"beta": 0}, trainer("a", 4), "beta 0"),
+                                   ("grpo", {"beta": 0.3}, trainer("b", 4), "beta 0.3"),
+                                   ("grpo", {"beta": 1}, trainer("c", 4, fail_at=2), "broken")])
+    infos = [runner.wait(run_id, timeout=30) for run_id in (a, b, c)]
+    assert [i.status for i in infos] == ["succeeded", "succeeded", "failed"]
+    assert "c broke" in infos[2].error
+    # interleaved: a1 b1 c1 a2 b2 a3 b3 ... (c fails at its second step), not a1 a2 a3 a4 b1 ...
+    assert order[:5] == [("a", 1), ("b", 1), ("c", 1), ("a", 2), ("b", 2)]
+    assert [r["step"] for r in runner.read_metrics(b)] == [1, 2, 3, 4]
+
+
+def test_group_member_can_be_cancelled_alone(tmp_path):
+    gate = threading.Event()
+
+    def slow(run_dir):
+        for step in range(1, 1000):
+            gate.wait(0.01)
+            yield {"step": step, "total_steps": 999}
+
+    runner = JobRunner(tmp_path / "runs")
+    a, b = runner.submit_group([("grpo", {}, slow, "a"), ("grpo", {}, slow, "b")])
+    deadline = time.time() + 20
+    while runner.status(a).step < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    assert runner.cancel(a)
+    assert runner.wait(a, timeout=20).status == "cancelled"
+    assert runner.status(b).status == "running"
+    runner.cancel(b)
+    assert runner.wait(b, timeout=20).status == "cancelled"
