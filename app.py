@@ -12,6 +12,7 @@ import streamlit as st
 # (file, title, icon): the order is the RLHF loop, Data -> Reward -> Policy -> Compare/Rate -> Evaluate.
 PAGES = [
     ("pages/home.py", "Home", ":material/home:"),
+    ("pages/lesson.py", "Class lesson", ":material/school:"),
     ("pages/data.py", "Data", ":material/table_view:"),
     ("pages/reward.py", "Reward model", ":material/star_rate:"),
     ("pages/policy.py", "Policy (RLHF)", ":material/model_training:"),
@@ -30,9 +31,14 @@ def main() -> None:
     else:
         pages = [st.Page(path, title=title, icon=icon, default=(path == "pages/home.py")) for path, title, icon in PAGES]
         page = st.navigation(pages)
+        from ui.services import prepare_in_background
         from ui.sidebar import render_sidebar
 
+        prepare_in_background()  # SmolLM2's one-time conversion starts with the app, never in the way
         render_sidebar()
+        from ui.lesson import presenter_font
+
+        presenter_font()  # the sidebar's large-font toggle, for every page
     page.run()
 
 

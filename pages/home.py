@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.services import offline_status
+from rlhf_core.lesson import plan as lesson_plan
+from ui.services import job_runner, offline_status
 from ui.sidebar import page_exists, pipeline_state
-from ui.services import job_runner
 from ui.widgets import ACTIVE, job_panel, list_runs, owner_only, run_status
 
 SEED_FIXES = pd.DataFrame(
@@ -77,6 +77,21 @@ st.graphviz_chart(
     )
 )
 
+with st.container(border=True, key="home_lesson"):
+    st.subheader(":material/school: Class lesson: RLHF in three minutes")
+    lesson = lesson_plan.load_state()
+    st.markdown("One click runs the whole loop on the `tiny` model: SFT on an editor's best headlines → a reward model of "
+                "the editor's stars → GRPO → the same articles before and after, each stage with its live chart and a "
+                "pause for discussion. Then reward hacking and *whose values?*")
+    if lesson is None:
+        if st.button("Start the class lesson", type="primary", icon=":material/play_arrow:", key="home_start_lesson"):
+            from rlhf_core.lesson.config import LessonConfig
+
+            lesson_plan.submit(job_runner(), lesson_plan.start(LessonConfig()), "newsroom")
+            st.switch_page("pages/lesson.py")
+    else:
+        st.page_link("pages/lesson.py", label="Continue the class lesson", icon=":material/arrow_forward:")
+
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Quick start")
@@ -98,8 +113,8 @@ with right:
     if preparing:
         prepare_panel(preparing[0].id)
     elif unprepared:
-        st.caption(f"Not built yet: {', '.join(unprepared)}. Build them once now (about 8 minutes on 2 cores) so a "
-                   "class never waits for them later; training and Compare would otherwise build them on first use.")
+        st.caption(f"Not built yet: {', '.join(unprepared)}. Build them once now so a class never waits for them "
+                   "later; training and Compare would otherwise build them on first use.")
         if st.button("Prepare offline models", icon=":material/download:", key="prepare_models"):
             from rlhf_core.models.prepare import prepare_models
 

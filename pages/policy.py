@@ -7,14 +7,14 @@ act (start / cancel). Training runs in rlhf_core's JobRunner thread; this page o
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict, fields
 
 import pandas as pd
 import streamlit as st
 
 from rlhf_core.errors import StudioError
 from rlhf_core.metrics import describe
-from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWARD_NORMS, SCALE_REWARDS, field_help
+from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWARD_NORMS, SCALE_REWARDS, field_help, make_config, preset_of
 from ui import state
 from ui.charts import POLICY_CHARTS, compare_runs_figure, has_any, metrics_figure
 from ui.services import job_runner, offline_status, reward_dir_of
@@ -47,7 +47,6 @@ DATA_KINDS = {"sft": ("demonstrations", "ratings"), "ppo": ("articles", "ratings
               "bon": ("articles", "ratings", "demonstrations", "preferences")}
 DATA_DEFAULT = {"sft": "sample-expert_demonstrations", "ppo": "sample-rl_prompts", "grpo": "sample-rl_prompts",
                 "dpo": "sample-train_preferences", "bon": "sample-test_ratings"}
-TINY_LR = {"sft": 2e-3, "ppo": 3e-4, "grpo": 1.5e-4, "dpo": 1e-4}  # the tiny preset needs larger steps (config help)
 CHOICES = {"loss_type": LOSS_TYPES, "scale_rewards": SCALE_REWARDS, "reward_norm": REWARD_NORMS}
 UP_FRONT = ("steps", "beta", "lr")
 HIDDEN = ("generation", "gold_persona", "resume_from")
@@ -55,13 +54,14 @@ FOLDER = "a folder or hub id"
 NO_PERSONA = "(none)"
 
 
-def param_input(cls, name: str, algo: str, tiny: bool, container):
-    """One widget for one config field, typed from the dataclass, with the field's help text."""
-    f = next(f for f in fields(cls) if f.name == name)
-    default = f.default if f.default is not MISSING else f.default_factory()
-    if name == "lr" and tiny:
-        default = TINY_LR[algo]
-    key = f"{state.POLICY_PARAM_PREFIX}{algo}_{'tiny' if tiny and name == 'lr' else ''}{name}"
+def param_input(cls, name: str, scope: str, defaults, container):
+    """One widget for one config field, typed from the dataclass, with the field's help text.
+
+    `defaults` is the config the preset (or the papers) start from; `scope` (algorithm and whose
+    defaults) is part of the widget key, so switching either shows that choice's values.
+    """
+    default = getattr(defaults, name)
+    key = f"{state.POLICY_PARAM_PREFIX}{scope}_{name}"
     label, help_text = name.replace("_", " "), field_help(cls, name)
     if name == "beta":
         label = "beta (KL coefficient)"
@@ -78,11 +78,10 @@ def param_input(cls, name: str, algo: str, tiny: bool, container):
 
 def policy_options() -> dict[str, str]:
     """Label -> policy spec: presets, then every finished policy run's final checkpoint."""
-    from rlhf_core.models.registry import TINY_SFT_DIR
-    from rlhf_core.paths import models_dir
+    from rlhf_core.models.prepare import is_prepared
 
-    built = (models_dir() / TINY_SFT_DIR / "config.json").exists()
-    options = {f"tiny (GPT-2, ~1M params, SFT on the sample newsroom{'' if built else '; pre-trained on first use: a few minutes'})": "tiny"}
+    built = is_prepared("tiny")
+    options = {f"tiny (GPT-2, ~1M params, pre-trained on synthetic news{'' if built else '; pre-trained on first use: a few minutes'})": "tiny"}
     if offline_status().get("smollm2"):
         options["smollm2 (SmolLM2-135M-Instruct)"] = "smollm2"
     for info in finished_runs(POLICY_KINDS):
@@ -104,7 +103,7 @@ def draw_charts(metrics: list[dict], run_id: str) -> None:
         for col, (title, keys) in zip(cols, charts[row:row + 3]):
             col.plotly_chart(metrics_figure(metrics, keys, title), key=f"policy_chart_{title}")
             col.caption(" ".join(describe(k) for k in keys if describe(k)))
-    samples = job_runner().read_samples(run_id)
+    samples = [s for s in job_runner().read_samples(run_id) if s.get("source") != "rollout"]
     if samples:
         st.markdown("**Probe headlines** (greedy, fixed held-out articles; newest step first)")
         table = pd.DataFrame(samples)
@@ -174,7 +173,11 @@ with settings, st.container(border=True):
     if spec == FOLDER:
         spec = st.text_input("Folder or hub id", "gpt2-medium", key=state.POLICY_DIR,
                              help="A local checkpoint folder, or a hub id such as the seed's gpt2-medium (needs network).")
-    tiny = spec.startswith("tiny")
+    papers = st.toggle("Papers' defaults", key=state.POLICY_PAPER_DEFAULTS,
+                       help="The papers' settings (e.g. lr 1e-5) are made for billion-parameter models and barely move "
+                            "the offline presets. Off: the settings measured to learn visibly on the chosen preset.")
+    preset = preset_of(spec)
+    defaults_key = ("paper" if papers else preset) or "paper"
     rewards = reward_options()
     needs_reward = algo in ("ppo", "grpo", "bon")
     reward_label = st.selectbox("Reward model", list(rewards) or ["(none trained yet)"], key=state.POLICY_REWARD,
@@ -201,10 +204,14 @@ with settings, st.container(border=True):
                           disabled=not (reward_dir and data_options))
     else:
         cls = CONFIGS[algo]
+        defaults = make_config(algo, spec, paper_defaults=papers)
         names = [f.name for f in fields(cls) if f.name not in HIDDEN]
-        params = {name: param_input(cls, name, algo, tiny, st) for name in UP_FRONT if name in names}
+        scope = f"{algo}_{defaults_key}"
+        params = {name: param_input(cls, name, scope, defaults, st) for name in UP_FRONT if name in names}
+        if preset and not papers:
+            st.caption(f"Settings that learn visibly on `{preset}`; the papers' values are one switch away.")
         with st.expander("More hyper-parameters"):
-            params |= {name: param_input(cls, name, algo, tiny, st) for name in names if name not in UP_FRONT}
+            params |= {name: param_input(cls, name, scope, defaults, st) for name in names if name not in UP_FRONT}
             personas = [NO_PERSONA]
             try:
                 from rlhf_core.data.personas import PERSONAS
@@ -216,7 +223,7 @@ with settings, st.container(border=True):
             persona = st.selectbox("Gold persona (logged, never trained on)", personas, index=personas.index(guess),
                                    key=f"{state.POLICY_PARAM_PREFIX}{algo}_persona", help=field_help(cls, "gold_persona"))
             if "generation" in [f.name for f in fields(cls)]:
-                gen = {name: param_input(GenerationConfig, name, "gen", False, st)
+                gen = {name: param_input(GenerationConfig, name, f"{scope}_gen", defaults.generation, st)
                        for name in ("temperature", "top_p", "max_new_tokens")}
         start = st.button("Start training", key="policy_start", type="primary", icon=":material/play_arrow:",
                           disabled=active is not None or not data_options or (needs_reward and not reward_dir),

@@ -6,6 +6,7 @@ Each group lives next to its code and registers itself with `add_commands(subpar
   policy  (rlhf_core/policy/cli.py):  train
   generate (rlhf_core/models/cli.py)
   export  (rlhf_core/export_cli.py): trl (a TRL + accelerate bundle)
+  lesson  (rlhf_core/lesson/cli.py):  run (the class lesson, headless)
 A handler returns an exit code. User errors (StudioError, bad arguments) print `error: ...` on
 stderr and exit 2; nothing ends in a traceback unless RLHF_STUDIO_DEBUG=1.
 """
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "rlhf_core.policy.cli",
     "rlhf_core.models.cli",
     "rlhf_core.export_cli",
+    "rlhf_core.lesson.cli",
 )
 
 
@@ -67,6 +69,11 @@ def _json_default(value: Any):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rlhf_core.progress import show_on_stderr
+
+    show_on_stderr()  # long first-time work (building a preset, converting SmolLM2) reports on stderr
+    # ... and transformers' per-load bars ("Loading weights", "Writing model shards") do not bury it
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)

@@ -15,6 +15,8 @@ def shared_model_cache(tmp_path_factory):
     """
     if "RLHF_STUDIO_MODELS" not in os.environ:
         os.environ["RLHF_STUDIO_MODELS"] = str(tmp_path_factory.mktemp("model_cache"))
+    # the app converts SmolLM2 in the background on first start; tests convert it once, where they need it
+    os.environ.setdefault("RLHF_STUDIO_AUTO_PREPARE", "0")
     return os.environ["RLHF_STUDIO_MODELS"]
 
 

@@ -127,6 +127,24 @@ def compare_runs_figure(runs: dict[str, Sequence[dict]], key: str, title: str) -
     return _layout(fig, title)
 
 
+DASHES = ("solid", "dot", "dash", "dashdot")
+
+
+def runs_metrics_figure(runs: dict[str, Sequence[dict]], keys: Sequence[str], title: str) -> go.Figure:
+    """Several metric keys of several runs on one chart: a colour per run, a line style per key
+    (proxy solid, gold dotted: beta = 0 and a sensible beta side by side)."""
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(runs.items()):
+        for j, key in enumerate(keys):
+            steps, values = series(rows, key)
+            if values:
+                before = len(fig.data)
+                _add_line(fig, steps, values, f"{name}: {LABELS.get(key, key)}", PALETTE[i % len(PALETTE)])
+                for trace in fig.data[before:]:
+                    trace.line.dash = DASHES[j % len(DASHES)]
+    return _layout(fig, title, height=340)
+
+
 def histogram(values: Iterable[float], title: str, xlabel: str, nbins: int = 20) -> go.Figure:
     """A histogram; a bar per value when there are few distinct values (1-5 stars)."""
     values = pd.Series(list(values), dtype=float).dropna()

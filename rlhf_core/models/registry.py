@@ -30,7 +30,7 @@ from rlhf_core import paths
 from rlhf_core.errors import ModelLoadError
 
 POLICY_PRESETS: dict[str, str] = {
-    "tiny": "Tiny GPT-2 (~1M params) SFT-trained on the sample newsroom; seconds per step, no download.",
+    "tiny": "Tiny GPT-2 (~1M params) pre-trained on synthetic news and shipped with the studio; seconds per step, no download.",
     "tiny-init": "Tiny GPT-2, random weights (seeded): writes noise; for tests and from-scratch demos.",
     "smollm2": "SmolLM2-135M-Instruct (offline pip package): real zero-shot headlines, ~0.5 s per token batch.",
 }
@@ -197,34 +197,42 @@ def _tiny_init_policy(device: str) -> PolicyBundle:
 
 
 def tiny_sft_dir(on_step=None) -> Path:
-    """The tiny SFT policy's folder, pretraining it first if it is not cached (~7 min on 2 cores).
+    """The tiny SFT policy's folder: the one shipped in the repository (models/assets/tiny-sft/), else
+    built once from its recipe into models_dir() (~7 min on 2 cores).
 
     `on_step(metrics)`, if given, sees each pre-training step (models/prepare.py turns it into progress).
     """
-    target = paths.models_dir() / TINY_SFT_DIR
-    if (target / "config.json").is_file():
-        return target
-    from rlhf_core.models.offline import FileLock, remove_stale_temp_dirs
+    from rlhf_core.models.tiny import SHIPPED_DIR
 
+    if (SHIPPED_DIR / "config.json").is_file():
+        return SHIPPED_DIR
+    target = paths.models_dir() / TINY_SFT_DIR
+    if not (target / "config.json").is_file():
+        from rlhf_core.progress import StepReporter, progress
+
+        progress.info("The shipped tiny preset is missing (%s): pre-training it once (~7 min on 2 cores)...", SHIPPED_DIR)
+        on_step = on_step or StepReporter("tiny preset")
+    return build_tiny(target, on_step)
+
+
+def build_tiny(target: Path, on_step=None, rebuild: bool = False) -> Path:
+    """Pre-train the tiny preset from its recipe (policy.sft.PRETRAIN_CONFIG) into `target`, atomically.
+
+    `python -m rlhf_core models build-tiny` calls it (rebuild=True) to remake the shipped preset; a
+    test checks that a rebuild matches the shipped one in held-out gold.
+    """
+    from rlhf_core.models.offline import FileLock, remove_stale_temp_dirs
+    from rlhf_core.policy.sft import pretrain_tiny
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     with _build_lock, FileLock(target.parent / f".{target.name}.lock"):
-        if (target / "config.json").is_file():
+        if (target / "config.json").is_file() and not rebuild:
             return target
         remove_stale_temp_dirs(target)
-        try:
-            from rlhf_core.policy.sft import pretrain_tiny
-        except ImportError as exc:
-            raise ModelLoadError(f"The tiny SFT policy cannot be built: {exc}. Use 'tiny-init' instead.") from exc
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
         try:
-            result = pretrain_tiny(tmp, on_step=on_step)
-            if hasattr(result, "__next__"):  # a trainer generator: run it to the end
-                for _ in result:
-                    pass
-            built = _resolve_checkpoint(tmp)
-            if built != tmp:  # the trainer wrote final/ or checkpoint-N/: keep only that
-                built = Path(shutil.move(str(built), str(target.parent / f".{target.name}.built.tmp")))
-                shutil.rmtree(tmp, ignore_errors=True)
-                tmp = built
+            pretrain_tiny(tmp, on_step=on_step)
             paths.replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -234,7 +242,7 @@ def tiny_sft_dir(on_step=None) -> Path:
 
 def _tiny_sft_policy(device: str) -> PolicyBundle:
     folder = tiny_sft_dir()
-    bundle = _folder_policy(folder, device, name="Tiny GPT-2 (SFT)", spec="tiny")
+    bundle = _folder_policy(folder, device, name="Tiny GPT-2 (pre-trained)", spec="tiny")
     bundle.prompt_style = "plain"  # trained on "Article: ...\nHeadline: ..."
     return bundle
 

@@ -26,6 +26,9 @@ SPECIAL_TOKENS = [EOS, PAD, CLS, SEP, MASK, UNK]  # ids 0..5, fixed by this orde
 
 TINY_CONTEXT = 256  # tokens: a ~150-token article + "Headline:" + 24 new tokens fit
 TOKENIZER_DIR = "tiny-tokenizer"
+# The `tiny` policy pre-trained once and shipped with the code (4 MB of safetensors plus its tokenizer),
+# so a class never waits for it; `python -m rlhf_core models build-tiny` rebuilds it from its recipe.
+SHIPPED_DIR = Path(__file__).resolve().parent / "assets" / "tiny-sft"
 _lock = threading.Lock()
 
 
@@ -172,12 +175,13 @@ def _builtin_texts() -> list[str]:
 
 
 def tiny_tokenizer():
-    """The tiny presets' tokenizer, trained once and cached under models_dir()/tiny-tokenizer."""
+    """The tiny presets' tokenizer: the shipped preset's, else trained once and cached under
+    models_dir()/tiny-tokenizer (training on `corpus_texts()` gives the shipped one: a test checks it)."""
     from transformers import PreTrainedTokenizerFast
 
     from rlhf_core.models.offline import FileLock, remove_stale_temp_dirs
 
-    folder = paths.models_dir() / TOKENIZER_DIR
+    folder = SHIPPED_DIR if (SHIPPED_DIR / "tokenizer.json").is_file() else paths.models_dir() / TOKENIZER_DIR
     if not (folder / "tokenizer.json").is_file():
         with _lock, FileLock(folder.parent / f".{folder.name}.lock"):  # threads, then processes
             if not (folder / "tokenizer.json").is_file():

@@ -1,9 +1,13 @@
 """`python -m rlhf_core policy train ...`: the same trainers the Policy page runs, one JSON line per step.
 
     policy train --algo sft|ppo|grpo|dpo --policy smollm2|tiny|tiny-init|DIR [--reward DIR] --data PATH
-                 --out DIR --steps N [--beta B] [--lr LR] [--seed S] [--save-every K] [--resume DIR]
+                 --out DIR [--steps N] [--beta B] [--lr LR] [--seed S] [--save-every K] [--resume DIR]
+                 [--paper-defaults]
         prints one JSON object per step (keys as in rlhf_core.metrics.GLOSSARY; probe headlines
-        under `samples`), then {"summary": {...}} with the final checkpoint's folder.
+        under `samples`), then {"summary": {...}} with the final checkpoint's folder and the mean
+        proxy / gold reward of the first and last ten steps (did it learn?).
+Unset flags take the settings that learn on the chosen preset (`config.PRESET_DEFAULTS`: e.g. lr 2e-4
+for GRPO on `tiny`); `--paper-defaults` takes the papers' values instead (lr 1e-5, made for big models).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ def add_commands(groups) -> None:
     train.add_argument("--reward", default=None, help="reward-model folder (required for ppo and grpo)")
     train.add_argument("--data", required=True, help="data file: demonstrations/ratings (sft), articles (ppo/grpo), preferences (dpo)")
     train.add_argument("--out", required=True, help="run folder for checkpoint-N/ and final/")
-    train.add_argument("--steps", type=int, required=True, help="optimiser steps")
+    train.add_argument("--steps", type=int, default=None, help="optimiser steps; default: the preset's (e.g. 150 for GRPO on tiny)")
     train.add_argument("--beta", type=float, default=None, help="KL coefficient (ppo, grpo) or DPO beta; default: the paper's")
-    train.add_argument("--lr", type=float, default=None, help="learning rate; default: the config's")
+    train.add_argument("--lr", type=float, default=None, help="learning rate; default: the preset's (papers' with --paper-defaults)")
+    train.add_argument("--paper-defaults", action="store_true",
+                       help="start from the papers' settings (lr 1e-5 ...) instead of those that learn on the chosen preset")
     train.add_argument("--seed", type=int, default=0, help="random seed")
     train.add_argument("--save-every", type=int, default=0, help="checkpoint every K steps (0 = only final/)")
     train.add_argument("--sample-every", type=int, default=10, help="probe headlines every K steps (0 = never)")
@@ -39,21 +45,19 @@ def add_commands(groups) -> None:
 
 
 def build_config(args: argparse.Namespace):
-    """The algorithm's config from the command-line flags (unset flags keep the paper defaults)."""
-    from rlhf_core.policy.config import CONFIGS, GenerationConfig
+    """The algorithm's config from the command-line flags (unset flags keep the preset's settings)."""
+    from rlhf_core.policy.config import CONFIGS, make_config
 
-    cls = CONFIGS[args.algo]
-    values = {"steps": args.steps, "seed": args.seed, "save_every": args.save_every,
-              "sample_every": args.sample_every, "resume_from": args.resume}
-    if args.lr is not None:
-        values["lr"] = args.lr
-    if args.beta is not None:
-        if "beta" not in {f.name for f in dataclasses.fields(cls)}:
-            raise ConfigError(f"--beta does not apply to {args.algo} (it has no KL coefficient).")
-        values["beta"] = args.beta
-    if args.max_new_tokens is not None and "generation" in {f.name for f in dataclasses.fields(cls)}:
-        values["generation"] = GenerationConfig(max_new_tokens=args.max_new_tokens)
-    return cls(**values)
+    names = {f.name for f in dataclasses.fields(CONFIGS[args.algo])}
+    values = {"seed": args.seed, "save_every": args.save_every, "sample_every": args.sample_every, "resume_from": args.resume}
+    for name in ("steps", "lr", "beta"):
+        if getattr(args, name) is not None:
+            if name not in names:
+                raise ConfigError(f"--{name} does not apply to {args.algo} (it has no KL coefficient).")
+            values[name] = getattr(args, name)
+    if args.max_new_tokens is not None and "generation" in names:
+        values["generation"] = {"max_new_tokens": args.max_new_tokens}
+    return make_config(args.algo, args.policy, paper_defaults=args.paper_defaults, **values)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -63,11 +67,22 @@ def _train(args: argparse.Namespace) -> int:
     if args.algo in ("ppo", "grpo") and not args.reward:
         raise ConfigError(f"{args.algo} needs a reward model: pass --reward DIR (train one with `reward train`).")
     cfg = build_config(args)
-    start, last = time.monotonic(), {}
+    start, rows = time.monotonic(), []
     for metrics in train_policy(args.algo, cfg, args.policy, args.reward, args.data, args.out, device=args.device):
         emit(metrics)
-        last = metrics
-    final = {k: v for k, v in last.items() if k != "samples"}
-    emit({"summary": {**final, "algo": args.algo, "policy": args.policy, "final": str(Path(args.out) / "final"),
-                      "seconds": round(time.monotonic() - start, 2)}})
+        rows.append({k: v for k, v in metrics.items() if k != "samples"})
+    emit({"summary": {**(rows[-1] if rows else {}), **first_and_last(rows), "algo": args.algo, "policy": args.policy,
+                      "lr": cfg.lr, "final": str(Path(args.out) / "final"), "seconds": round(time.monotonic() - start, 2)}})
     return 0
+
+
+def first_and_last(rows: list[dict], k: int = 10) -> dict:
+    """Mean proxy and gold reward of the first and the last k steps that logged them: did the run learn?"""
+    out = {}
+    for key, name in (("reward/mean", "reward"), ("reward/gold_mean", "gold")):
+        values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        if values:
+            n = min(k, max(1, len(values) // 2))
+            out[f"{name}_first{n}"] = round(sum(values[:n]) / n, 4)
+            out[f"{name}_last{n}"] = round(sum(values[-n:]) / n, 4)
+    return out

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from rlhf_core.policy.config import GRPOConfig
 from rlhf_core.policy.train import (Rewarder, article_stream, finish, load_table, make_optimizer, mean_or_none,
-                                    optimizer_step, split_articles, start_run, take)
+                                    most_overrated, optimizer_step, split_articles, start_run, take)
 
 
 def train_grpo(cfg: GRPOConfig, policy_spec: str, reward_dir, data, out_dir: Path, device: str = "cpu") -> Iterator[dict]:
@@ -76,6 +76,8 @@ def train_grpo(cfg: GRPOConfig, policy_spec: str, reward_dir, data, out_dir: Pat
                 "completion/length": float(mask.sum(-1).float().mean()), "time/elapsed_s": run.elapsed(),
             }
             run.end_step(metrics, step, probes, rewarder, gen)
+            if gold is not None:  # the headline the reward model over-rates most: reward hacking as it appears
+                metrics["samples"] = metrics.get("samples", []) + [most_overrated(group_articles, headlines, proxy, gold)]
             yield metrics
         completed = True
     finally:

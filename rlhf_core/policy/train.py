@@ -126,6 +126,14 @@ class Rewarder:
         return proxy, gold
 
 
+def most_overrated(articles: Sequence[str], headlines: Sequence[str], proxy, gold) -> dict:
+    """The sampled headline the reward model rates most above its gold score, as a `samples` row
+    tagged source="rollout": when reward hacking starts, these are the headlines that fool it."""
+    i = int(np.argmax(np.asarray(proxy) - np.asarray(gold)))
+    return {"source": "rollout", "article": articles[i], "headline": headlines[i],
+            "reward": round(float(proxy[i]), 4), "gold": round(float(gold[i]), 4)}
+
+
 def mean_or_none(values) -> float | None:
     return None if values is None or len(values) == 0 else float(np.mean(values))
 

@@ -1,0 +1,87 @@
+"""Class lesson: SFT -> reward model -> GRPO -> before/after on `tiny`, one stage at a time, with a pause
+for discussion after each; then reward hacking and "whose values?". The lesson lives in rlhf_core.lesson;
+every dataset and run it makes shows on the other pages too.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rlhf_core.errors import StudioError
+from rlhf_core.lesson import plan
+from rlhf_core.lesson.config import LessonConfig, part_stages
+from ui import state
+from ui.lesson import before_after_table, personas_grid, stage_card
+from ui.services import job_runner
+from ui.widgets import md_escape, owner_only
+
+PART_TITLES = {"hacking": "Part 2: reward hacking", "personas": "Part 3: whose values?"}
+
+# --- inputs ---
+owner_only()
+runner = job_runner()
+lesson = plan.load_state()
+with st.sidebar:
+    auto = st.toggle("Go on without pausing", key=state.LESSON_AUTO,
+                     help="Off (for a class): the lesson waits after each stage until you click Continue.")
+    if lesson is not None and st.button("Reset the lesson", key=state.LESSON_RESET, icon=":material/restart_alt:",
+                                        help="Removes only the lesson's own datasets and runs."):
+        removed = plan.reset(runner)
+        st.session_state[state.LESSON_FLASH] = f"Lesson reset: {removed['runs']} runs and {removed['datasets']} datasets removed."
+        st.rerun()
+
+# --- title ---
+st.title("Class lesson: RLHF in three minutes")
+if flash := st.session_state.pop(state.LESSON_FLASH, None):
+    st.success(flash)
+
+# --- start ---
+if lesson is None:
+    st.markdown("One click runs the whole loop on the `tiny` model with a synthetic newsroom: **SFT** on an editor's best "
+                "headlines, a **reward model** of the editor's stars, **GRPO** against it, then the same articles "
+                "**before and after**. The lesson pauses after each stage so the class can discuss it. About three minutes "
+                "of computing on a laptop; the same seed gives the same lesson every time.")
+    seed = st.number_input("Seed", 0, 10**6, 0, key=state.LESSON_SEED, help="Rehearse with a seed, teach with the same seed.")
+    if st.button("Start the lesson", type="primary", icon=":material/school:", key="lesson_start"):
+        lesson = plan.start(LessonConfig(seed=int(seed)))
+        plan.submit(runner, lesson, "newsroom")
+        st.rerun()
+    st.stop()
+
+# --- render the parts, stage by stage (the next pending stage waits behind a Continue button) ---
+started = ["main"] + [part for part in ("hacking", "personas") if any(s.key in lesson["runs"] for s in part_stages(part))]
+for part in started:
+    if part != "main":
+        st.header(PART_TITLES[part])
+    upcoming = plan.next_stage(runner, lesson, part)
+    for stage in part_stages(part):
+        status = plan.stage_status(runner, lesson, stage.key)
+        if status == plan.PENDING and stage is not upcoming:
+            continue  # later stages appear one by one
+        if status == plan.PENDING:
+            previous = [s for s in part_stages(part) if s.key in lesson["runs"]]
+            go_on = auto or (previous and not previous[-1].pause) or not previous
+            if go_on or st.button(f"Continue: {stage.title}", type="primary", key=f"lesson_next_{stage.key}",
+                                  icon=":material/arrow_forward:"):
+                try:
+                    plan.submit(runner, lesson, stage.key)
+                except StudioError as exc:
+                    st.error(md_escape(exc))
+                else:
+                    st.rerun()
+            break
+        stage_card(stage, status, lesson["runs"][stage.key])
+        if status != plan.DONE:
+            break  # a running or failed stage ends the part for now
+    if part == "main" and (result := plan.result(runner, lesson, "compare")):
+        before_after_table(result)
+    if part == "personas" and (result := plan.result(runner, lesson, "personas_table")):
+        personas_grid(result)
+
+# --- act: the optional parts, once the main lesson is over ---
+if plan.next_stage(runner, lesson, "main") is None:
+    cols = st.columns(2)
+    for col, part in zip(cols, ("hacking", "personas")):
+        if part not in started and col.button(PART_TITLES[part], key=f"lesson_part_{part}", icon=":material/play_arrow:"):
+            plan.submit(runner, lesson, part_stages(part)[0].key)
+            st.rerun()
