@@ -730,7 +730,7 @@ pip install -r requirements.txt
   also runs on the CPU by itself where there is no GPU. (accelerate's own `--cpu`, before `train.py`,
   starts a single process: accelerate's multi-process CPU mode needs MPI and a host file.)
 - bf16 is switched on only where the GPU supports it (Ampere or newer: A100, H100, RTX 30xx and later);
-  elsewhere training runs in fp32. `--bf16 false` or `--fp16 true` after `train.py` override it.
+  elsewhere training runs in fp32. After `train.py`, `--bf16 false` turns it off (`--bf16 false --fp16 true`: fp16).
 - Any field of TRL's `{config}` can be changed after `train.py`, e.g. `--max_steps 2
   --per_device_train_batch_size 4 --output_dir /scratch/run1`; `python train.py --help` lists them.
 - Other model: `MODEL_ID=... accelerate launch ...`.{' Other reward model: `REWARD_MODEL=...`.' if algo == "grpo" else ''}
