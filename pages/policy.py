@@ -18,6 +18,7 @@ from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWAR
 from ui import state
 from ui.charts import POLICY_CHARTS, compare_runs_figure, has_any, metrics_figure
 from ui.services import job_runner, offline_status, reward_dir_of
+from ui.trl_import import import_trl_expander
 from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs, md_escape,
                         owner_only, persona_of, pick_run, run_get)
 
@@ -228,6 +229,7 @@ with settings, st.container(border=True):
         start = st.button("Start training", key="policy_start", type="primary", icon=":material/play_arrow:",
                           disabled=active is not None or not data_options or (needs_reward and not reward_dir),
                           help="One training job runs at a time." if active else None)
+    import_trl_expander("policy", state.POLICY_RUN)  # a bundle trained on a cluster comes back as a run
 
 # --- act (best-of-n's demo is drawn below, in the main column) ---
 if start and algo != "bon":

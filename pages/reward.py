@@ -18,6 +18,7 @@ from rlhf_core.reward.config import OBJECTIVES, RewardConfig, field_help
 from ui import state
 from ui.charts import REWARD_CHARTS, calibration_figure, compare_runs_figure, has_any, metrics_figure
 from ui.services import evaluate_reward_run, job_runner, offline_status, ratings_store, reward_dir_of
+from ui.trl_import import import_trl_expander
 from ui.widgets import (ACTIVE, STATUS_ICON, dataset_names, default_pick, finished_runs, job_panel, list_runs, md_escape,
                         owner_only, persona_of, pick_run, run_get, run_label)
 
@@ -176,6 +177,7 @@ with settings, st.container(border=True):
         params = {name: number_input(name, defaults, grid[i % 2]) for i, name in enumerate(HYPER)}
     start = st.button("Start training", key="reward_start", type="primary", icon=":material/play_arrow:",
                       disabled=active is not None, help="One training job runs at a time." if active else None)
+    import_trl_expander("reward", state.REWARD_RUN)  # a reward model trained on a cluster comes back as a run
 
 # --- act ---
 if start:

@@ -6,6 +6,7 @@ Each group lives next to its code and registers itself with `add_commands(subpar
   policy  (rlhf_core/policy/cli.py):  train
   generate (rlhf_core/models/cli.py)
   export  (rlhf_core/export_cli.py): trl (a TRL + accelerate bundle)
+  import  (rlhf_core/export_cli.py): trl (a finished bundle run becomes a studio run)
   lesson  (rlhf_core/lesson/cli.py):  run (the class lesson, headless)
 A handler returns an exit code. User errors (StudioError, bad arguments) print `error: ...` on
 stderr and exit 2; nothing ends in a traceback unless RLHF_STUDIO_DEBUG=1.

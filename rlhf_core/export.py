@@ -3,13 +3,18 @@
 `export_trl_bundle(out_dir, algo, datasets, config, model_id)` writes one folder:
 
     train.jsonl              the data in TRL's column names (see `*_rows` below)
-    train.py                 a short script: TRL's <Algo>Config built from our values, <Algo>Trainer, save
-    accelerate_config.yaml   multi-GPU DDP on one machine (num_processes = GPUs, documented inside)
+    train.py                 a short script: TRL's <Algo>Config from our values (any field can be changed on
+                             its command line), bf16 only where the GPU has it, CPU otherwise or with --cpu
+    accelerate_config.yaml   data-parallel (DDP) processes: GPUs, or CPU processes with train.py --cpu
+    accelerate_zero2.yaml    DeepSpeed ZeRO-2 (optimizer states and gradients sharded)
+    accelerate_zero3.yaml    DeepSpeed ZeRO-3 (weights sharded too)
     requirements.txt         trl, accelerate, transformers, datasets for the cluster
-    README.md                the exact `accelerate launch` command and what differs from the studio
+    README.md                the launch lines (one GPU, many, CPU, DeepSpeed, several machines), the way back
     studio_config.json       our config as it was (to reproduce the run in the studio)
     reward_model/            GRPO only, when a local reward model folder is given: a copy of it
 
+A run writes output/final/ (the model), output/trainer_state.json (TRL's log history) and
+output/processes/rank-<i>.json (one per process); `rlhf_core.trl_import` turns that into a studio run.
 Our config field names become TRL's through the small tables TRL_FIELDS / TRL_FIXED / TRL_VALUES,
 checked against TRL 1.16 (`trl.SFTConfig`, `RewardConfig`, `DPOConfig`, `GRPOConfig`).
 TRL has no per-example weights: a row of weight w (expert data: x2) is written round(w) times.
@@ -37,7 +42,6 @@ TRL_CLASSES = {  # algo -> (TRL trainer, TRL config)
 TITLES = {"sft": "Supervised fine-tuning", "reward": "Reward-model training", "dpo": "DPO", "grpo": "GRPO"}
 DATA_FILE = "train.jsonl"
 REWARD_DIR = "reward_model"
-LAUNCH = "accelerate launch --config_file accelerate_config.yaml train.py"
 
 # TRL config field  <-  our config field ("generation.temperature" reads a nested field;
 # a function computes a value that has no single field of ours).
@@ -92,12 +96,13 @@ TRL_FIELDS: dict[str, dict[str, str | Callable]] = {
         "seed": "seed",
     },
 }
-# TRL settings our trainers hard-wire (no knob of ours says otherwise).
+# TRL settings our trainers hard-wire (no knob of ours says otherwise). logging_steps=1: the studio logs
+# every step, so a run imported back (rlhf_core.trl_import) charts every point.
 TRL_FIXED: dict[str, dict[str, Any]] = {
-    "sft": {"completion_only_loss": True},  # the studio's SFT loss covers the headline tokens only
-    "reward": {},
-    "dpo": {"loss_type": "sigmoid"},  # Rafailov 2023's loss, the one our DPO computes
-    "grpo": {},
+    "sft": {"completion_only_loss": True, "logging_steps": 1},  # the studio's SFT loss covers the headline only
+    "reward": {"logging_steps": 1},
+    "dpo": {"loss_type": "sigmoid", "logging_steps": 1},  # Rafailov 2023's loss, the one our DPO computes
+    "grpo": {"logging_steps": 1},
 }
 # Values whose spelling differs: {TRL field: {our value: TRL value}}.
 TRL_VALUES: dict[str, dict[Any, Any]] = {
@@ -348,7 +353,8 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
             files[REWARD_DIR] = out / REWARD_DIR
     files["train.py"] = paths.atomic_write_text(out / "train.py", render_train_py(
         algo, model_id, kwargs, reward_model=reward_path or REWARD_DIR, reward_max_length=reward_max_length))
-    files["accelerate_config.yaml"] = paths.atomic_write_text(out / "accelerate_config.yaml", ACCELERATE_YAML)
+    for name, text in ACCELERATE_CONFIGS.items():
+        files[name] = paths.atomic_write_text(out / name, text)
     files["requirements.txt"] = paths.atomic_write_text(out / "requirements.txt", REQUIREMENTS)
     files["README.md"] = paths.atomic_write_text(out / "README.md", render_readme(
         algo, model_id, kwargs, len(rows), style, reward_path))
@@ -411,19 +417,21 @@ def _studio_name(algo: str, trl_name: str) -> str:
 
 
 def _config_lines(kwargs: dict, algo: str) -> str:
-    return "\n".join(f"        {name}={value!r},  # {_studio_name(algo, name)}" for name, value in kwargs.items())
+    return "\n".join(f"    {name}={value!r},  # {_studio_name(algo, name)}" for name, value in kwargs.items())
 
 
 def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = REWARD_DIR,
                     reward_max_length: int = 256) -> str:
     """The bundle's train.py: readable, standalone (no rlhf_core on the cluster)."""
     trainer, config = TRL_CLASSES[algo]
-    body = _BODIES[algo].format(trainer=trainer, config=config)
-    return _HEADER.format(title=TITLES[algo], trainer=trainer, config=config, launch=LAUNCH,
-                          imports=_IMPORTS[algo], model_id=model_id,
-                          reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
-                                                              max_length=reward_max_length) if algo == "grpo" else "",
-                          helpers=_helpers(algo)) + body.replace("{CONFIG}", _config_lines(kwargs, algo)) + _FOOTER
+    stdlib = sorted(("json", "os", "sys") + (("re",) if algo == "grpo" else ()))
+    header = _HEADER.format(
+        title=TITLES[algo], trainer=trainer, config=config, stdlib="".join(f"import {m}\n" for m in stdlib),
+        imports=_IMPORTS[algo], algo=algo, model_id=model_id, studio_config=type(default_config(algo)).__name__,
+        reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
+                                            max_length=reward_max_length) if algo == "grpo" else "",
+        helpers=_helpers(algo))
+    return header.replace("{CONFIG}", _config_lines(kwargs, algo)) + _BODIES[algo].format(trainer=trainer) + _FOOTER
 
 
 def _helpers(algo: str) -> str:
@@ -445,36 +453,78 @@ def _reward_expr(reward_model: str) -> str:
     return f"str(HERE / {REWARD_DIR!r})" if reward_model == REWARD_DIR else repr(reward_model)
 
 
-_HEADER = '''"""{title} on many GPUs with TRL's {trainer}: data and settings exported from RLHF Studio.
+_HEADER = '''"""{title} with TRL's {trainer}: data and settings exported from RLHF Studio.
 
-Run from this folder (one process per GPU):
+Run from this folder (README.md has every launch line: one GPU, many GPUs, CPU, DeepSpeed, several machines):
     pip install -r requirements.txt
-    {launch}
-The model is MODEL_ID below (override with the MODEL_ID environment variable); the result lands
-in output/final, loadable with transformers' from_pretrained.
+    accelerate launch --config_file accelerate_config.yaml --num_processes <GPUs> train.py
+    accelerate launch --config_file accelerate_config.yaml --num_processes 2 train.py --cpu   # CPU processes
+After train.py, any field of TRL's {config} replaces the studio's value (e.g. --max_steps 2); bf16 is on only
+where the GPU has it. The model is MODEL_ID below (or the MODEL_ID environment variable). Results land in
+output/: final/ (the model: transformers' from_pretrained loads it), trainer_state.json (the log history
+that `python -m rlhf_core import trl output` brings back into the studio) and processes/rank-<i>.json
+(one per process that took part).
 """
 
-import os
-from pathlib import Path
+{stdlib}from pathlib import Path
 
 {imports}
 HERE = Path(__file__).resolve().parent
+ALGO = {algo!r}
 MODEL_ID = os.environ.get("MODEL_ID", {model_id!r})
-{reward_consts}{helpers}
+{reward_consts}# the studio's {studio_config} under TRL's names (comments: the studio's field)
+STUDIO_SETTINGS = dict(
+{{CONFIG}}
+)
+{helpers}
+
+def training_args(config_class):
+    """TRL's config: the studio's settings, then what the command line changes, on the hardware found.
+
+    bf16 only where the GPU has it (Ampere or newer). Without a GPU, or with --cpu, every process runs
+    on the CPU and accelerate joins them with gloo instead of NCCL.
+    """
+    argv = [arg for arg in sys.argv[1:] if arg != "--cpu"]  # the rest: TRL fields (--max_steps 2, ...)
+    accelerate_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true")  # `accelerate launch --cpu`
+    cpu = "--cpu" in sys.argv[1:] or accelerate_cpu or not torch.cuda.is_available()
+    parser = HfArgumentParser(config_class)
+    parser.set_defaults(output_dir=str(HERE / "output"), **STUDIO_SETTINGS,
+                        use_cpu=cpu, bf16=not cpu and torch.cuda.is_bf16_supported())
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    return args
+
+
+def record_process(trainer, output):
+    """Each process writes output/processes/rank-<i>.json: proof that it took part, and where it ran."""
+    accelerator = trainer.accelerator
+    record = {{"algo": ALGO, "model_id": MODEL_ID, "rank": accelerator.process_index,
+              "world_size": accelerator.num_processes, "distributed_type": str(accelerator.distributed_type),
+              "device": str(accelerator.device), "mixed_precision": str(accelerator.mixed_precision),
+              "global_step": trainer.state.global_step}}
+    folder = output / "processes"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"rank-{{accelerator.process_index}}.json").write_text(json.dumps(record, indent=2) + "\\n")
+
 
 def main():
-    # 1. the exported data, in TRL's column names
-    dataset = load_dataset("json", data_files=str(HERE / "{data_file}"), split="train")
+    # 1. TRL's config: the studio's settings, command-line changes, the hardware found
+    args = training_args({config})
+    # 2. the exported data, in TRL's column names (the main process prepares it, the others reuse its cache)
+    with args.main_process_first():
+        dataset = load_dataset("json", data_files=str(HERE / "{data_file}"), split="train")
 '''.replace("{data_file}", DATA_FILE)
 
-_TRANSFORMERS = "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
 _IMPORTS = {  # third-party imports of each train.py, in isort order
-    "sft": "from datasets import load_dataset\nfrom trl import SFTConfig, SFTTrainer\n",
-    "dpo": "from datasets import load_dataset\nfrom trl import DPOConfig, DPOTrainer\n",
-    "reward": "from datasets import load_dataset\n" + _TRANSFORMERS + "from trl import RewardConfig, RewardTrainer\n",
-    "grpo": "import json\nimport re\n\nimport torch\nfrom accelerate import PartialState\nfrom datasets import load_dataset\n"
-            + _TRANSFORMERS
-            + "from trl import GRPOConfig, GRPOTrainer\n",
+    "sft": "import torch\nfrom datasets import load_dataset\nfrom transformers import HfArgumentParser\n"
+           "from trl import SFTConfig, SFTTrainer\n",
+    "dpo": "import torch\nfrom datasets import load_dataset\nfrom transformers import HfArgumentParser\n"
+           "from trl import DPOConfig, DPOTrainer\n",
+    "reward": "import torch\nfrom datasets import load_dataset\n"
+              "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
+              "from trl import RewardConfig, RewardTrainer\n",
+    "grpo": "import torch\nfrom datasets import load_dataset\n"
+            "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
+            "from trl import GRPOConfig, GRPOTrainer\n",
 }
 
 _REWARD_CONSTS = '''# the reward model: a folder or hub id (override with the REWARD_MODEL environment variable)
@@ -511,9 +561,10 @@ def make_reward_function(path, device):
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).to(device).eval()
     # the studio trains with token_type_ids (headline = segment 1); TRL's RewardTrainer without them
+    # (a TRL reward model brought into the studio says so in its metadata: "token_type_ids": false)
     meta_file = Path(path) / "studio_reward.json"
-    studio_trained = meta_file.exists()
-    fact_checks = studio_trained and json.loads(meta_file.read_text()).get("fact_checks", False)
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"token_type_ids": False}
+    segments, fact_checks = meta.get("token_type_ids", True), meta.get("fact_checks", False)
 
     @torch.no_grad()
     def reward_model_score(prompts, completions, article, **kwargs):
@@ -522,7 +573,7 @@ def make_reward_function(path, device):
             headlines = [headline_with_checks(a, h, tokenizer.sep_token) for a, h in zip(article, headlines)]
         batch = tokenizer(list(article), headlines, truncation="longest_first", max_length=REWARD_MAX_LENGTH,
                           padding=True, return_tensors="pt").to(device)
-        if not studio_trained:
+        if not segments:
             batch.pop("token_type_ids", None)
         logits = model(**batch).logits.squeeze(-1)  # (N,)
         return torch.sigmoid(logits.float()).cpu().tolist()
@@ -532,95 +583,130 @@ def make_reward_function(path, device):
 }
 
 _BODIES = {
-    "sft": '''    # 2. the studio's SFTConfig under TRL's names (comments: the studio's field)
-    args = {config}(
-        output_dir=str(HERE / "output"),
-{{CONFIG}}
-    )
-    # 3. the loss covers the completion (the headline) only; accelerate splits the batches over GPUs
+    "sft": '''    # 3. the loss covers the completion (the headline) only; accelerate splits the batches over the processes
     trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
-    trainer.train()
 ''',
-    "dpo": '''    # 2. the studio's DPOConfig under TRL's names (comments: the studio's field)
-    args = {config}(
-        output_dir=str(HERE / "output"),
-{{CONFIG}}
-    )
-    # 3. TRL builds the frozen reference model from MODEL_ID, as the studio does from the SFT policy
+    "dpo": '''    # 3. TRL builds the frozen reference model from MODEL_ID, as the studio does from the SFT policy
     trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
-    trainer.train()
 ''',
-    "reward": '''    # 2. the studio's RewardConfig under TRL's names (comments: the studio's field)
-    args = {config}(
-        output_dir=str(HERE / "output"),
-{{CONFIG}}
-    )
-    # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
-    tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
+    "reward": '''        # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
+        tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
+        if tokenizer.pad_token is None:  # decoder backbones have no padding token
+            tokenizer.pad_token = tokenizer.eos_token
+        dataset = dataset.map(encode_pairs(tokenizer, args.max_length), remove_columns=["prompt", "chosen", "rejected"])
     model = AutoModelForSequenceClassification.from_pretrained(MODEL_ID, num_labels=1)
-    if tokenizer.pad_token is None:  # decoder backbones have no padding token
-        tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
-    dataset = dataset.map(encode_pairs(tokenizer, args.max_length), remove_columns=["prompt", "chosen", "rejected"])
     # 4. Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin)
     trainer = {trainer}(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    trainer.train()
 ''',
-    "grpo": '''    # 2. the studio's GRPOConfig under TRL's names (comments: the studio's field)
-    args = {config}(
-        output_dir=str(HERE / "output"),
-{{CONFIG}}
-    )
-    # 3. each process scores its completions with its own copy of the reward model
-    reward_function = make_reward_function(REWARD_MODEL, PartialState().device)
+    "grpo": '''    # 3. each process scores its completions with its own copy of the reward model
+    reward_function = make_reward_function(REWARD_MODEL, args.device)
     # 4. sample num_generations headlines per article, advantages relative to the group
     trainer = {trainer}(model=MODEL_ID, reward_funcs=reward_function, args=args, train_dataset=dataset)
-    trainer.train()
 ''',
 }
 
-_FOOTER = '''    # last: the final model (written by the main process)
-    trainer.save_model(str(HERE / "output" / "final"))
+_FOOTER = '''    trainer.train()
+    # last: the model and TRL's log history (written by the main process), and one record per process
+    output = Path(args.output_dir)
+    trainer.save_model(str(output / "final"))
+    trainer.save_state()  # output/trainer_state.json
+    record_process(trainer, output)
 
 
 if __name__ == "__main__":
     main()
 '''
 
-ACCELERATE_YAML = """\
-# accelerate launch --config_file accelerate_config.yaml train.py
-# Data-parallel (DDP) training on the GPUs of one machine: each GPU runs one process with a full copy of
-# the model. num_processes is a placeholder: set it to the number of GPUs (nvidia-smi -L | wc -l), or
-# override it at launch: accelerate launch --config_file accelerate_config.yaml --num_processes 8 train.py
-# Several machines: set num_machines, and per machine machine_rank, main_process_ip and main_process_port.
-# Older GPUs without bfloat16 (before Ampere): set mixed_precision to 'fp16' or 'no'.
-compute_environment: LOCAL_MACHINE
-distributed_type: MULTI_GPU
-downcast_bf16: 'no'
-gpu_ids: all
+_ACCELERATE_HEAD = """\
+# {launch}
+# {what}
+# num_processes is a placeholder: give the number of GPUs at launch (--num_processes N, or here).
+# Mixed precision is left to train.py: bf16 where the GPU supports it, fp32 elsewhere (its --bf16 / --fp16 override).
+# Several machines: see README.md (--num_machines, --machine_rank, --main_process_ip, --main_process_port).
+"""
+_ACCELERATE_TAIL = """\
 machine_rank: 0
 main_training_function: main
-mixed_precision: bf16
+mixed_precision: 'no'
 num_machines: 1
 num_processes: 2
 rdzv_backend: static
 same_network: true
 use_cpu: false
 """
+ACCELERATE_CONFIGS = {  # file name -> contents: plain DDP, then DeepSpeed ZeRO-2 and ZeRO-3
+    "accelerate_config.yaml": _ACCELERATE_HEAD.format(
+        launch="accelerate launch --config_file accelerate_config.yaml --num_processes <GPUs> train.py",
+        what="Data-parallel (DDP) training: one process per GPU, each with a full copy of the model. Also runs "
+             "on CPU:\n# add --cpu after train.py (README.md).") + """\
+compute_environment: LOCAL_MACHINE
+distributed_type: MULTI_GPU
+downcast_bf16: 'no'
+gpu_ids: all
+""" + _ACCELERATE_TAIL,
+    "accelerate_zero2.yaml": _ACCELERATE_HEAD.format(
+        launch="accelerate launch --config_file accelerate_zero2.yaml --num_processes <GPUs> train.py   "
+               "(pip install deepspeed)",
+        what="DeepSpeed ZeRO stage 2: optimizer states and gradients sharded over the GPUs, each keeps the full "
+             "weights\n# (Rajbhandari et al. 2020). For models whose AdamW state does not fit next to them on "
+             "one GPU.") + """\
+compute_environment: LOCAL_MACHINE
+deepspeed_config:
+  deepspeed_multinode_launcher: standard
+  offload_optimizer_device: none
+  offload_param_device: none
+  zero3_init_flag: false
+  zero_stage: 2
+distributed_type: DEEPSPEED
+downcast_bf16: 'no'
+""" + _ACCELERATE_TAIL,
+    "accelerate_zero3.yaml": _ACCELERATE_HEAD.format(
+        launch="accelerate launch --config_file accelerate_zero3.yaml --num_processes <GPUs> train.py   "
+               "(pip install deepspeed)",
+        what="DeepSpeed ZeRO stage 3: weights sharded too (each GPU holds 1/N of them); for models that do not fit "
+             "on one GPU.\n# output/final is gathered into one 16-bit checkpoint (zero3_save_16bit_model).") + """\
+compute_environment: LOCAL_MACHINE
+deepspeed_config:
+  deepspeed_multinode_launcher: standard
+  offload_optimizer_device: none
+  offload_param_device: none
+  zero3_init_flag: true
+  zero3_save_16bit_model: true
+  zero_stage: 3
+distributed_type: DEEPSPEED
+downcast_bf16: 'no'
+""" + _ACCELERATE_TAIL,
+}
 
 REQUIREMENTS = """\
-# The cluster side of an RLHF Studio export (checked against trl 1.16, transformers 5.x).
+# The cluster side of an RLHF Studio export (checked against trl 1.16, accelerate 1.15, transformers 5.x).
 trl>=1.16,<2
 accelerate>=1.0
 transformers>=5.0
 datasets>=3.0
 torch
+# deepspeed   # only for accelerate_zero2.yaml / accelerate_zero3.yaml (needs CUDA GPUs)
 """
+
+LAUNCH_LINES = (  # (where, command): the README's table of launch commands; CI runs the CPU line
+    ("one GPU", "accelerate launch --config_file accelerate_config.yaml --num_processes 1 train.py"),
+    ("all GPUs of this machine",
+     "accelerate launch --config_file accelerate_config.yaml --num_processes $(nvidia-smi -L | wc -l) train.py"),
+    ("CPU, several processes (no GPU needed)",
+     "accelerate launch --config_file accelerate_config.yaml --num_processes 2 train.py --cpu"),
+    ("DeepSpeed ZeRO-2 (pip install deepspeed)",
+     "accelerate launch --config_file accelerate_zero2.yaml --num_processes $(nvidia-smi -L | wc -l) train.py"),
+    ("DeepSpeed ZeRO-3 (pip install deepspeed)",
+     "accelerate launch --config_file accelerate_zero3.yaml --num_processes $(nvidia-smi -L | wc -l) train.py"),
+)
+LAUNCH, CPU_LAUNCH = LAUNCH_LINES[1][1], LAUNCH_LINES[2][1]  # many GPUs; CPU
 
 
 def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str) -> str:
     trainer, config = TRL_CLASSES[algo]
     table = "\n".join(f"| `{k}` | `{v!r}` | {_studio_name(algo, k)} |" for k, v in kwargs.items())
+    launches = "\n".join(f"# {where}\n{command}" for where, command in LAUNCH_LINES)
     grpo = ""
     if algo == "grpo":
         where = (f"`{reward_path}`" if reward_path else
@@ -636,13 +722,51 @@ def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str,
 
 ```bash
 pip install -r requirements.txt
-{LAUNCH}
+{launches}
 ```
 
-Set `num_processes` in `accelerate_config.yaml` to the number of GPUs first (or add
-`--num_processes N` after `launch`). The trained model is written to `output/final/`.
-Override the model with `MODEL_ID=... {LAUNCH}`.
+- `--num_processes` is the number of processes in all: one per GPU (a placeholder of 2 sits in the yaml files).
+- `--cpu` after `train.py` is train.py's own flag: every process runs on the CPU, joined by gloo; train.py
+  also runs on the CPU by itself where there is no GPU. (accelerate's own `--cpu`, before `train.py`,
+  starts a single process: accelerate's multi-process CPU mode needs MPI and a host file.)
+- bf16 is switched on only where the GPU supports it (Ampere or newer: A100, H100, RTX 30xx and later);
+  elsewhere training runs in fp32. After `train.py`, `--bf16 false` turns it off (`--bf16 false --fp16 true`: fp16).
+- Any field of TRL's `{config}` can be changed after `train.py`, e.g. `--max_steps 2
+  --per_device_train_batch_size 4 --output_dir /scratch/run1`; `python train.py --help` lists them.
+- Other model: `MODEL_ID=... accelerate launch ...`.{' Other reward model: `REWARD_MODEL=...`.' if algo == "grpo" else ''}
+- DeepSpeed: ZeRO-2 shards optimizer states and gradients (each GPU keeps the full weights); ZeRO-3 shards the
+  weights too, for models that do not fit on one GPU. Both need CUDA GPUs and `pip install deepspeed`.
 {grpo}
+## Several machines
+
+Copy this folder to every machine (same path), then run the same command on each, with its own
+`--machine_rank`; all of them reach machine 0 at `--main_process_ip` (its address) and `--main_process_port`
+(a free port). `--num_processes` counts the processes on all machines together.
+
+```bash
+# machine 0 (address 10.0.0.1), 8 GPUs of 16 in all
+accelerate launch --config_file accelerate_config.yaml --num_machines 2 --num_processes 16 \\
+    --machine_rank 0 --main_process_ip 10.0.0.1 --main_process_port 29500 train.py
+# machine 1
+accelerate launch --config_file accelerate_config.yaml --num_machines 2 --num_processes 16 \\
+    --machine_rank 1 --main_process_ip 10.0.0.1 --main_process_port 29500 train.py
+```
+
+The same flags work with `accelerate_zero2.yaml` / `accelerate_zero3.yaml`. Machine 0 writes `output/final/` and
+`output/trainer_state.json`; every process writes `output/processes/rank-<i>.json` on its own machine.
+
+## Bring the results back to the studio
+
+Copy `output/` back (with this folder around it if you can), then:
+
+```bash
+python -m rlhf_core import trl path/to/this/folder/output
+```
+
+or use *Import a TRL run* on the {'Reward model' if algo == 'reward' else 'Policy'} page. TRL's log history becomes the run's
+charts (under the studio's metric names) and `output/final/` becomes a {'reward model' if algo == 'reward' else 'policy'} for
+Compare, Evaluate and the Rate queue.
+
 ## Settings ({config}, from the studio's config in `studio_config.json`)
 
 | TRL field | value | studio field |
@@ -651,9 +775,16 @@ Override the model with `MODEL_ID=... {LAUNCH}`.
 
 ## What differs from training in the studio
 
-- Batch sizes are per GPU: the global batch is `num_processes` times larger than in the studio.
+- Batch sizes are per process: the global batch is `num_processes` times larger than in the studio.
 - TRL has no per-example weights: rows of weight w (expert data: x2) appear round(w) times.
 - Long examples: TRL cuts policy examples longer than `max_length` at the end (the headline); the studio
   cuts the article. Raise `max_length` for long articles.
 - GRPO: TRL's `per_device_train_batch_size` counts completions (articles x `num_generations`).
+
+## What was tested
+
+RLHF Studio's CI exports every bundle kind from its sample data with tiny models and runs it as two CPU
+processes for 2 steps (`{CPU_LAUNCH} --max_steps 2`), then imports the result. GPUs, DeepSpeed and
+several machines were not available to its tests: those launch lines follow TRL's and accelerate's own
+examples but are untested by the studio.
 """

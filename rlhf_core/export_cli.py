@@ -1,9 +1,13 @@
-"""`python -m rlhf_core export ...`: hand collected data and a config to other trainers.
+"""`python -m rlhf_core export ...` / `import ...`: hand data and a config to other trainers, and take
+their results back.
 
     export trl --algo sft|reward|dpo|grpo [--data PATH ...] [--from-store] --model ID --out DIR
                [--config CONFIG.json] [--reward-model DIR_OR_ID] [--prompt-style chat|plain]
         writes a TRL + accelerate bundle (train.jsonl, train.py, accelerate_config.yaml,
         requirements.txt, README.md, studio_config.json) and prints {"files": {...}, ...} as JSON.
+    import trl OUTPUT_DIR [--algo sft|reward|dpo|grpo] [--name NAME]
+        turns a finished bundle run (its output/ folder) into a studio run: metrics under the studio's
+        names, the model as a policy or reward model; prints {"run_id": ..., ...} as JSON.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from rlhf_core.errors import StudioError
 
 
 def add_commands(groups) -> None:
-    """Register the `export` group on the top-level subparsers."""
+    """Register the `export` and `import` groups on the top-level subparsers."""
+    from rlhf_core.export import ALGOS  # light: the module imports nothing heavy at load time
+
     export = groups.add_parser("export", help="export data + settings for distributed trainers")
     commands = export.add_subparsers(dest="command", required=True, parser_class=type(export))
 
     trl = commands.add_parser("trl", help="write a bundle that TRL + accelerate train on many GPUs")
-    trl.add_argument("--algo", required=True, choices=["sft", "reward", "dpo", "grpo"], help="what to train")
+    trl.add_argument("--algo", required=True, choices=ALGOS, help="what to train")
     trl.add_argument("--data", nargs="*", default=[], metavar="PATH",
                      help="data files (ratings, preferences, demonstrations or articles; kind detected)")
     trl.add_argument("--from-store", action="store_true",
@@ -33,6 +39,15 @@ def add_commands(groups) -> None:
     trl.add_argument("--prompt-style", choices=["chat", "plain"],
                      help="policy prompt format (default: chat for instruct/chat model ids, else plain)")
     trl.set_defaults(handler=_trl)
+
+    back = groups.add_parser("import", help="bring results trained elsewhere back as studio runs")
+    commands = back.add_subparsers(dest="command", required=True, parser_class=type(back))
+    run = commands.add_parser("trl", help="a finished TRL bundle run (its output folder) becomes a studio run")
+    run.add_argument("output", help="the bundle run's output folder (or the bundle folder around it)")
+    run.add_argument("--algo", choices=ALGOS,
+                     help="the bundle kind, if the folder does not say (train.py records it in output/processes/)")
+    run.add_argument("--name", default="", help="a label for the run list")
+    run.set_defaults(handler=_import_trl)
 
 
 def _trl(args: argparse.Namespace) -> int:
@@ -55,4 +70,12 @@ def _trl(args: argparse.Namespace) -> int:
     manifest = export_trl_bundle(args.out, args.algo, datasets, config, args.model, include_store=args.from_store,
                                  reward_model=args.reward_model, prompt_style=args.prompt_style)
     emit(manifest)
+    return 0
+
+
+def _import_trl(args: argparse.Namespace) -> int:
+    from rlhf_core.cli import emit
+    from rlhf_core.trl_import import import_trl_run
+
+    emit(import_trl_run(args.output, algo=args.algo, name=args.name))
     return 0

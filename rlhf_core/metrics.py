@@ -31,6 +31,11 @@ GLOSSARY: dict[str, str] = {
     "eval/spearman": "Spearman rank correlation between reward-model scores and human scores on validation data.",
     "eval/pairwise_accuracy": "Share of held-out preference pairs the reward model orders correctly.",
     "optim/lr": "Learning rate at this step (after warm-up / decay).",
+    # Logged by TRL in runs trained with an exported bundle and imported back (rlhf_core.trl_import);
+    # what TRL logs under a studio name's meaning is mapped onto that name instead.
+    "trl/grad_norm": "Run trained with TRL: global gradient norm before clipping (max_grad_norm).",
+    "trl/pairwise_accuracy": "Reward model trained with TRL: share of the TRAINING batch's pairs ranked the right way round (held-out pairs: eval/pairwise_accuracy).",
+    "trl/token_accuracy": "SFT with TRL: share of the headline tokens the policy predicts exactly (greedy), on the training batch.",
 }
 
 

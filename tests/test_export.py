@@ -18,8 +18,8 @@ import pytest
 from rlhf_core import cli
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import ConfigError, DataError, StudioError
-from rlhf_core.export import (LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED, default_config, export_trl_bundle,
-                              trl_kwargs)
+from rlhf_core.export import (ACCELERATE_CONFIGS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
+                              default_config, export_trl_bundle, trl_kwargs)
 from rlhf_core.models.prompts import INSTRUCTION
 from rlhf_core.policy.config import GenerationConfig, GRPOConfig
 from rlhf_core.reward.config import RewardConfig
@@ -28,14 +28,14 @@ from rlhf_core.reward.config import RewardConfig
 # checked even where trl is not installed.
 EXPECTED_TRL_FIELDS = {
     "sft": {"learning_rate", "per_device_train_batch_size", "max_steps", "max_length", "warmup_steps",
-            "weight_decay", "max_grad_norm", "seed", "completion_only_loss"},
+            "weight_decay", "max_grad_norm", "seed", "completion_only_loss", "logging_steps"},
     "reward": {"learning_rate", "per_device_train_batch_size", "num_train_epochs", "max_steps", "max_length",
-               "warmup_steps", "weight_decay", "center_rewards_coefficient", "seed"},
+               "warmup_steps", "weight_decay", "center_rewards_coefficient", "seed", "logging_steps"},
     "dpo": {"learning_rate", "per_device_train_batch_size", "max_steps", "beta", "max_length", "weight_decay",
-            "max_grad_norm", "seed", "loss_type"},
+            "max_grad_norm", "seed", "loss_type", "logging_steps"},
     "grpo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
              "loss_type", "scale_rewards", "num_iterations", "max_completion_length", "temperature", "top_p",
-             "weight_decay", "max_grad_norm", "seed"},
+             "weight_decay", "max_grad_norm", "seed", "logging_steps"},
 }
 A1 = "The city council approved a $42 million budget on Monday after a long debate about schools and roads."
 A2 = "Flu cases in Perilric reached 1,940 this week, the highest level in three years, the hospital said."
@@ -49,12 +49,12 @@ def _read_jsonl(path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
-def _config_call(train_py: Path, config_class: str) -> dict:
-    """The keyword arguments train.py passes to TRL's config class (literal values)."""
+def _config_call(train_py: Path) -> dict:
+    """The studio settings train.py hands to TRL's config class (the literal STUDIO_SETTINGS = dict(...))."""
     tree = ast.parse(train_py.read_text(encoding="utf-8"))
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == config_class]
-    assert len(calls) == 1
-    return {k.arg: (ast.literal_eval(k.value) if k.arg != "output_dir" else None) for k in calls[0].keywords}
+    calls = [n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "STUDIO_SETTINGS"]
+    assert len(calls) == 1 and calls[0].func.id == "dict"
+    return {k.arg: ast.literal_eval(k.value) for k in calls[0].keywords}
 
 
 def _bundle(tmp_path, algo, data, **kw):
@@ -133,11 +133,62 @@ def test_train_py_compiles_and_passes_exactly_the_mapped_kwargs(tmp_path, algo):
     train_py = Path(manifest["files"]["train.py"])
     py_compile.compile(str(train_py), doraise=True)
     trainer, config_class = TRL_CLASSES[algo]
-    kwargs = _config_call(train_py, config_class)
-    assert kwargs.pop("output_dir", "missing") is None
+    kwargs = _config_call(train_py)
     assert set(kwargs) == set(TRL_FIELDS[algo]) | set(TRL_FIXED[algo])
     assert kwargs == trl_kwargs(algo, default_config(algo)) == manifest["trl_config"]
-    assert f"{trainer}(" in train_py.read_text()
+    text = train_py.read_text()
+    assert f"{trainer}(" in text and f"training_args({config_class})" in text and f"ALGO = {algo!r}" in text
+
+
+def _training_args_source(train_py: Path) -> str:
+    """train.py's STUDIO_SETTINGS and training_args(), to run without TRL."""
+    tree = ast.parse(train_py.read_text(encoding="utf-8"))
+    keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "training_args"
+            or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "STUDIO_SETTINGS"]
+    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+
+
+@pytest.mark.parametrize("argv, cuda, bf16_gpu, env, want", [
+    ([], False, False, {}, {"use_cpu": True, "bf16": False}),                      # no GPU: CPU, fp32
+    (["--cpu"], True, True, {}, {"use_cpu": True, "bf16": False}),                 # --cpu on a bf16 GPU
+    ([], True, True, {}, {"use_cpu": False, "bf16": True}),                        # Ampere or newer: bf16
+    ([], True, False, {}, {"use_cpu": False, "bf16": False}),                      # older GPU: fp32
+    ([], True, True, {"ACCELERATE_USE_CPU": "True"}, {"use_cpu": True, "bf16": False}),  # accelerate launch --cpu
+    (["--max_steps", "2", "--cpu"], False, False, {}, {"use_cpu": True, "max_steps": 2}),  # TRL fields on the line
+])
+def test_train_py_picks_bf16_only_where_the_gpu_has_it(tmp_path, monkeypatch, argv, cuda, bf16_gpu, env, want):
+    """The issue's first failure: TRL's configs default to bf16, so the SFT bundle stopped on a machine
+    without a bf16 GPU. training_args() runs here with a stand-in for HfArgumentParser (TRL not needed)."""
+    import sys
+    import types
+
+    train_py = Path(_bundle(tmp_path, "sft", [LoadedData("preferences", PREFS)])["files"]["train.py"])
+    seen = {}
+
+    class Parser:  # records what train.py asks for: the defaults, then the command line it passes on
+        def __init__(self, config_class):
+            seen["class"] = config_class
+
+        def set_defaults(self, **defaults):
+            seen.update(defaults)
+
+        def parse_args_into_dataclasses(self, args):
+            seen["argv"] = list(args)
+            for name, value in zip(args[::2], args[1::2]):
+                seen[name.removeprefix("--")] = int(value)
+            return (seen,)
+
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: cuda, is_bf16_supported=lambda: bf16_gpu))
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
+    monkeypatch.delenv("ACCELERATE_USE_CPU", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    namespace = {"torch": torch, "HfArgumentParser": Parser, "os": __import__("os"), "sys": sys, "HERE": tmp_path}
+    exec(compile(_training_args_source(train_py), "train.py", "exec"), namespace)
+    args = namespace["training_args"]("SFTConfig")
+    assert "--cpu" not in seen["argv"] and seen["output_dir"] == str(tmp_path / "output")
+    assert {k: args[k] for k in want} == want
+    assert args["learning_rate"] == trl_kwargs("sft", default_config("sft"))["learning_rate"]
 
 
 def test_mapped_names_are_trl_config_fields():
@@ -166,23 +217,33 @@ def test_values_are_translated_to_trl_spellings():
     assert trl_kwargs("reward", RewardConfig())["center_rewards_coefficient"] is None
 
 
-def test_accelerate_config_requirements_and_readme(tmp_path):
+def test_accelerate_configs_requirements_and_readme(tmp_path):
     import yaml
 
     manifest = _bundle(tmp_path, "dpo", [LoadedData("preferences", PREFS)])
     files = manifest["files"]
-    accel = yaml.safe_load(Path(files["accelerate_config.yaml"]).read_text())
-    assert accel["distributed_type"] == "MULTI_GPU" and isinstance(accel["num_processes"], int)
-    assert "num_processes" in Path(files["accelerate_config.yaml"]).read_text().split("compute_environment")[0]
+    configs = {name: yaml.safe_load(Path(files[name]).read_text()) for name in ACCELERATE_CONFIGS}
+    assert set(configs) == {"accelerate_config.yaml", "accelerate_zero2.yaml", "accelerate_zero3.yaml"}
+    ddp, zero2, zero3 = configs["accelerate_config.yaml"], configs["accelerate_zero2.yaml"], configs["accelerate_zero3.yaml"]
+    assert ddp["distributed_type"] == "MULTI_GPU" and isinstance(ddp["num_processes"], int)
+    assert (zero2["distributed_type"], zero2["deepspeed_config"]["zero_stage"]) == ("DEEPSPEED", 2)
+    assert (zero3["distributed_type"], zero3["deepspeed_config"]["zero_stage"]) == ("DEEPSPEED", 3)
+    assert zero3["deepspeed_config"]["zero3_save_16bit_model"] is True  # output/final is one whole checkpoint
+    # no config forces bf16 (the issue: accelerate asked for it on a CPU): train.py decides per machine
+    assert {c["mixed_precision"] for c in configs.values()} == {"no"} and not any(c["use_cpu"] for c in configs.values())
     reqs = Path(files["requirements.txt"]).read_text()
-    assert all(name in reqs for name in ("trl", "accelerate", "transformers", "datasets"))
+    assert all(name in reqs for name in ("trl", "accelerate", "transformers", "datasets", "deepspeed"))
     readme = Path(files["README.md"]).read_text()
-    assert LAUNCH == "accelerate launch --config_file accelerate_config.yaml train.py" and LAUNCH in readme
+    assert LAUNCH in readme and CPU_LAUNCH in readme and CPU_LAUNCH.endswith("train.py --cpu")
+    assert "accelerate_zero2.yaml" in readme and "accelerate_zero3.yaml" in readme
+    assert "## Several machines" in readme and all(flag in readme for flag in ("--machine_rank 1", "--main_process_ip",
+                                                                              "--main_process_port", "--num_machines 2"))
+    assert "python -m rlhf_core import trl" in readme
     assert json.loads(Path(files["studio_config.json"]).read_text())["config"]["beta"] == 0.1
 
 
 # ----------------------------------------------------------------------------- GRPO reward model
-def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False) -> Path:
+def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False, **meta) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -194,18 +255,19 @@ def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False
                                                      num_attention_heads=2, intermediate_size=64, num_labels=1))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    (path / "studio_reward.json").write_text(json.dumps({"format": fmt, "max_length": 48, "fact_checks": fact_checks}))
+    (path / "studio_reward.json").write_text(json.dumps({"format": fmt, "max_length": 48, "fact_checks": fact_checks, **meta}))
     return path
 
 
-@pytest.mark.parametrize("fact_checks", [False, True])
-def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks):
+@pytest.mark.parametrize("fact_checks, meta", [(False, {}), (True, {}),
+                                               (False, {"token_type_ids": False})])  # a TRL reward model imported back
+def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks, meta):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from rlhf_core.reward.scorer import clear_scorer_cache, load_scorer
 
-    folder = _tiny_reward_folder(tmp_path / "rm", fact_checks=fact_checks)
+    folder = _tiny_reward_folder(tmp_path / "rm", fact_checks=fact_checks, **meta)
     articles = pd.DataFrame({"article": [A1, A2], "reference": ["", ""], "article_id": ["a", "b"]})
     manifest = _bundle(tmp_path, "grpo", {"articles": articles}, reward_model=str(folder), model_id="x/Chat-Model")
     bundled = Path(manifest["files"]["reward_model"])
@@ -225,6 +287,16 @@ def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks):
     got = reward(prompts=None, completions=completions, article=[A1, A2], trainer_state=None)
     want = load_scorer(folder).score([A1, A2], ["Council approves $42M budget", "Flu cases hit 1,940"])
     assert got == pytest.approx(want.tolist(), abs=1e-5) and all(0 < g < 1 for g in got)
+    if meta.get("token_type_ids") is False:  # both score it as TRL trained it: without segment ids
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        batch = tokenizer([A1, A2], ["Council approves $42M budget", "Flu cases hit 1,940"], padding=True,
+                          return_tensors="pt")
+        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        with torch.no_grad():
+            segments = torch.sigmoid(model(**batch).logits.squeeze(-1)).tolist()
+            batch.pop("token_type_ids")
+            plain = torch.sigmoid(model(**batch).logits.squeeze(-1)).tolist()
+        assert got == pytest.approx(plain, abs=1e-5) and got != pytest.approx(segments, abs=1e-5)
     clear_scorer_cache()
 
 
@@ -263,8 +335,8 @@ def test_cli_writes_a_bundle_and_prints_its_files(tmp_path, monkeypatch, capsys)
     code = _cli(monkeypatch, ["export", "trl", "--algo", "dpo", "--data", str(data), "--model", "gpt2", "--out", str(out)])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0 and printed["rows"] == 2 and printed["algo"] == "dpo"
-    assert set(printed["files"]) == {"train.jsonl", "train.py", "accelerate_config.yaml", "requirements.txt",
-                                     "README.md", "studio_config.json"}
+    assert set(printed["files"]) == {"train.jsonl", "train.py", "accelerate_config.yaml", "accelerate_zero2.yaml",
+                                     "accelerate_zero3.yaml", "requirements.txt", "README.md", "studio_config.json"}
     assert all(Path(p).is_file() for p in printed["files"].values())
     assert _cli(monkeypatch, ["export", "trl", "--algo", "dpo", "--model", "gpt2", "--out", str(out)]) == 2
     assert "nothing to export" in capsys.readouterr().err

@@ -60,6 +60,8 @@ EVAL_RESULT = "eval_result"            # the last evaluation table (list of dict
 
 # --- Shared ----------------------------------------------------------------------------------
 CANCEL_PREFIX = "cancel_"              # + run id: the Cancel button of a job fragment
+TRL_IMPORT_DIR = "trl_import_dir"      # + "_policy" / "_reward": text_input, a bundle run's output folder
+TRL_IMPORT_FLASH = "trl_import_flash"  # one-shot message after an import (shown in the expander)
 
 # Lesson page and presenter comforts (sidebar)
 LARGE_FONT = "presenter_large_font"

@@ -5,6 +5,8 @@ Two checkpoint formats share one interface (both written by this package, both w
 - "full":  a fine-tuned AutoModelForSequenceClassification (num_labels=1) saved with save_pretrained;
 - "quick": a linear head (head.safetensors) on the mean-pooled embeddings of a frozen encoder.
 A plain transformers sequence-classification folder without metadata also loads (as "full").
+A model trained without segment ids (TRL's RewardTrainer, imported by rlhf_core.trl_import) says
+`"token_type_ids": false` in its metadata and is scored without them.
 Rewards are sigmoid(logit) in (0, 1). Shapes: N = pairs scored, T = tokens, H = hidden size.
 """
 
@@ -107,6 +109,8 @@ class RewardScorer:
                 idx = order[start:start + batch_size]
                 enc = encode(self.tokenizer, [articles[i] for i in idx], [headlines[i] for i in idx], self.max_length,
                              bool(self.meta.get("fact_checks")))
+                if not self.meta.get("token_type_ids", True):  # trained without segment ids (TRL's RewardTrainer)
+                    enc.pop("token_type_ids", None)
                 enc = {k: v.to(self.device) for k, v in enc.items()}
                 out[idx] = self.model(**enc).logits.squeeze(-1).float().cpu().numpy()  # (n,)
         return out
