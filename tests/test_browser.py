@@ -74,3 +74,40 @@ def test_newcomer_path(server, tmp_path):
             full_screenshot(page, ARTIFACTS / "4-home-next-step.png")
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_class_lesson_from_home_to_the_final_table(server):
+    """The whole default lesson, clicked like a teacher: Home -> Start -> Continue after each pause -> the table.
+
+    About three minutes of training on 2 cores; afterwards gold after GRPO must beat gold after SFT."""
+    import json
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from rlhf_core.lesson.config import part_stages
+
+    expect.set_options(timeout=30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch_browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.get_by_role("button", name="Start the class lesson").click()
+            expect(page.get_by_role("heading", name="Class lesson: RLHF in three minutes")).to_be_visible()
+            for stage in part_stages("main")[1:]:
+                button = page.get_by_role("button", name=f"Continue: {stage.title}")
+                expect(button).to_be_visible(timeout=300_000)  # the stage before it has finished: a pause
+                full_screenshot(page, ARTIFACTS / f"lesson-before-{stage.key}.png")
+                button.click()
+            expect(page.get_by_text("Paired gain over 80 held-out articles")).to_be_visible(timeout=300_000)
+            expect(page.get_by_role("button", name="Part 2: reward hacking")).to_be_visible()
+            full_screenshot(page, ARTIFACTS / "lesson-final-table.png")
+        finally:
+            browser.close()
+    state = json.loads((Path(os.environ["RLHF_STUDIO_HOME"]) / "lesson.json").read_text())
+    result = json.loads((Path(os.environ["RLHF_STUDIO_HOME"]) / "runs" / state["runs"]["compare"][0] / "result.json").read_text())
+    assert result["gold_after"] > result["gold_before"], result["gold_gain"]
+    probes = result["table"]
+    assert sum(r["after_gold"] for r in probes) > sum(r["before_gold"] for r in probes), probes
