@@ -23,8 +23,10 @@ PAGES = [
 
 def main() -> None:
     from ui.rater import rater_mode
+    from ui.services import startup
 
     st.set_page_config(page_title="RLHF Studio", page_icon=":material/newspaper:", layout="wide")
+    startup()  # once per server process: sweep what killed writes left behind
     if rater_mode():
         page = st.navigation([st.Page("pages/rate.py", title="Rate", icon=":material/thumbs_up_down:", default=True)])
     else:

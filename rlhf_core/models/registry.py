@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -214,7 +213,7 @@ def tiny_sft_dir(on_step=None) -> Path:
             from rlhf_core.policy.sft import pretrain_tiny
         except ImportError as exc:
             raise ModelLoadError(f"The tiny SFT policy cannot be built: {exc}. Use 'tiny-init' instead.") from exc
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        tmp = paths.make_temp_dir(target)
         try:
             result = pretrain_tiny(tmp, on_step=on_step)
             if hasattr(result, "__next__"):  # a trainer generator: run it to the end
@@ -222,7 +221,7 @@ def tiny_sft_dir(on_step=None) -> Path:
                     pass
             built = _resolve_checkpoint(tmp)
             if built != tmp:  # the trainer wrote final/ or checkpoint-N/: keep only that
-                built = Path(shutil.move(str(built), str(target.parent / f".{target.name}.built.tmp")))
+                built = Path(shutil.move(str(built), str(paths.temp_sibling(target))))
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp = built
             paths.replace_dir(tmp, target)
