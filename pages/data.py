@@ -18,7 +18,7 @@ from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import StudioError
 from ui import state
 from ui.charts import histogram, length_figure
-from ui.widgets import md_escape, owner_only
+from ui.widgets import md_escape, owner_only, show_error
 
 SCALES = {"detect": None, "1-5": (1.0, 5.0), "0-1": (0.0, 1.0), "0-10": (0.0, 10.0)}
 TEXT_COLUMNS = {
@@ -106,7 +106,7 @@ with upload_col, st.container(border=True):
                                      tuple(sorted(mapping.items())), SCALES[scale_name])
         except StudioError as exc:
             error = exc
-            st.error(f"**This file was not imported.** {md_escape(exc)}", icon=":material/error:")
+            show_error(exc, "This file was not imported")
         if columns and len(columns) > 1:
             # open the form when the error is about which column is which, not about a cell's value
             about_columns = error is not None and any(
@@ -130,7 +130,7 @@ with upload_col, st.container(border=True):
                 try:
                     saved = save_dataset(name, loaded)
                 except StudioError as exc:
-                    st.error(md_escape(exc))
+                    show_error(exc)
                 else:
                     st.session_state[state.DATA_FLASH] = f"Saved dataset {saved.name} ({len(loaded.frame)} rows)."
                     st.session_state[state.DATA_SELECTED] = saved.name
@@ -189,7 +189,7 @@ selected = st.selectbox("Preview", names, key=state.DATA_SELECTED)
 try:
     dataset = load_dataset(selected)
 except StudioError as exc:
-    st.error(md_escape(exc))
+    show_error(exc)
     st.stop()
 frame = dataset.frame
 long_first = [c for c in frame.columns if c not in ("article", "prompt")] + [c for c in ("article", "prompt") if c in frame]

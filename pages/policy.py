@@ -18,8 +18,8 @@ from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWAR
 from ui import state
 from ui.charts import POLICY_CHARTS, compare_runs_figure, has_any, metrics_figure
 from ui.services import job_runner, offline_status, reward_dir_of
-from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs, md_escape,
-                        owner_only, persona_of, pick_run, run_get)
+from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs,
+                        owner_only, persona_of, pick_run, run_get, show_error)
 
 ALGOS = {
     "SFT": ("sft", "Supervised fine-tuning: imitate expert headlines (the seed's expert data, weighted x2). The usual first step.",
@@ -131,7 +131,9 @@ def best_of_n_demo(spec: str, reward_dir: str | None, data_name: str, n: int, te
     from rlhf_core.policy.best_of_n import best_of_n, summary
     from ui.services import policy
     from ui.widgets import load_tables
+    from rlhf_core.models.registry import check_model_spec
 
+    check_model_spec(spec)
     tables = {k: v for k, v in load_tables([data_name]).items() if k != "scale"}
     kind, frame = next(iter(tables.items()))
     articles = articles_of(frame, kind)["article"].head(4).tolist()
@@ -225,8 +227,11 @@ with settings, st.container(border=True):
 # --- act (best-of-n's demo is drawn below, in the main column) ---
 if start and algo != "bon":
     try:
+        from rlhf_core.models.registry import check_model_spec
         from rlhf_core.policy.train import train_policy
         from ui.widgets import load_tables
+
+        check_model_spec(spec)  # a typed folder must be inside the studio's folders
 
         extra = {"generation": GenerationConfig(**gen)} if "generation" in [f.name for f in fields(cls)] else {}
         cfg = cls(**params, gold_persona="" if persona == NO_PERSONA else persona, **extra)
@@ -237,7 +242,7 @@ if start and algo != "bon":
 
             frame = merge_tables(frame, collected_votes(), "preferences")
     except (StudioError, TypeError, ValueError) as exc:
-        st.error(md_escape(exc))
+        show_error(exc)
     else:
         config = {"algo": algo, "policy": spec, "reward_dir": reward_dir if needs_reward else None, "data": data_name,
                   "rows": len(frame), "with_rate_page_votes": use_votes, **asdict(cfg)}
@@ -257,7 +262,7 @@ with main:
         try:
             best_of_n_demo(spec, reward_dir, data_name, n, temperature, persona)
         except StudioError as exc:
-            st.error(md_escape(exc))
+            show_error(exc)
     if active is not None:
         live_panel(active.id)
     elif algo != "bon":
@@ -268,7 +273,7 @@ with main:
         else:
             chosen = pick_run(done, state.POLICY_RUN)
             if chosen.status == "failed":
-                st.error(f"The run failed: {md_escape(chosen.error or 'see its folder')}")
+                show_error(chosen.error or "see its folder", "The run failed")
             draw_charts(runner.read_metrics(chosen.id), chosen.id)
 
 with st.expander("Recipe: show reward hacking in class", icon=":material/science:"):

@@ -19,7 +19,7 @@ from ui import state
 from ui.charts import REWARD_CHARTS, calibration_figure, compare_runs_figure, has_any, metrics_figure
 from ui.services import evaluate_reward_run, job_runner, offline_status, ratings_store, reward_dir_of
 from ui.widgets import (ACTIVE, STATUS_ICON, dataset_names, default_pick, finished_runs, job_panel, list_runs, md_escape,
-                        owner_only, persona_of, pick_run, run_get, run_label)
+                        owner_only, persona_of, pick_run, run_get, run_label, show_error)
 
 FOLDER = "a folder or hub id"
 HYPER = ("lr", "batch_size", "epochs", "max_steps", "max_length", "early_stopping_patience", "val_fraction",
@@ -106,7 +106,7 @@ def show_results(info) -> None:
         try:
             result = evaluate_reward_run(model_dir, tuple(picked), persona_of(picked))
         except StudioError as exc:
-            st.error(md_escape(exc))
+            show_error(exc)
             return
         metrics = (("Spearman", "spearman", "Rank correlation of the rewards with the human scores."),
                    ("Pearson", "pearson", "Linear correlation of the rewards with the human scores."),
@@ -183,9 +183,12 @@ if start:
         types = {f.name: f.type for f in fields(RewardConfig)}
         cfg = RewardConfig(backbone=backbone, objective=objective, quick=quick, fact_checks=fact_checks,
                            **{k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in params.items()})
+        from rlhf_core.models.registry import check_model_spec
+
+        check_model_spec(cfg.backbone)  # a typed folder must be inside the studio's folders
         make_iter = make_trainer(cfg, names, use_collected)
     except StudioError as exc:
-        st.error(md_escape(exc))
+        show_error(exc)
     else:
         config = {**cfg.to_dict(), "datasets": names, "collected_ratings": use_collected}
         run_id = runner.submit("reward", config, make_iter, name=f"{backbone} {objective}{' quick' if quick else ''}")
