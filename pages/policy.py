@@ -12,6 +12,7 @@ from dataclasses import MISSING, asdict, fields
 import pandas as pd
 import streamlit as st
 
+from rlhf_core.bounds import bounds
 from rlhf_core.errors import StudioError
 from rlhf_core.metrics import describe
 from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWARD_NORMS, SCALE_REWARDS, field_help
@@ -69,11 +70,13 @@ def param_input(cls, name: str, algo: str, tiny: bool, container):
         return container.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_text)
     if isinstance(default, bool):
         return container.checkbox(label, value=default, key=key, help=help_text)
+    lo, hi = bounds(cls, name)  # the config's own range (rlhf_core/bounds.py)
     if isinstance(default, int):
-        return int(container.number_input(label, value=default, step=1, key=key, help=help_text))
+        return int(container.number_input(label, min_value=lo, max_value=hi, value=default, step=1, key=key, help=help_text))
     step = 10 ** -6 if name == "lr" else 0.01 if default < 1 else 0.1
     fmt = "%.1e" if name == "lr" else "%.3f" if default < 1 else "%.2f"
-    return float(container.number_input(label, value=float(default), step=step, format=fmt, key=key, help=help_text))
+    return float(container.number_input(label, min_value=None if lo is None else float(lo), max_value=None if hi is None else float(hi),
+                                        value=float(default), step=step, format=fmt, key=key, help=help_text))
 
 
 def policy_options() -> dict[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
+from rlhf_core.bounds import bounds
 from rlhf_core.errors import StudioError
 from rlhf_core.metrics import describe
 from rlhf_core.reward.config import OBJECTIVES, RewardConfig, field_help
@@ -33,7 +34,9 @@ def number_input(name: str, defaults: RewardConfig, container):
     """A number input for one RewardConfig field, its help text taken from the config itself."""
     value = getattr(defaults, name)
     kwargs = {"format": "%.1e", "step": 1e-5} if name == "lr" else {"step": STEPS.get(name, 0.05)} if isinstance(value, float) else {}
-    return container.number_input(name.replace("_", " "), value=value, help=field_help(name),
+    lo, hi = bounds(RewardConfig, name)  # the config's own range (rlhf_core/bounds.py)
+    kind = type(value)
+    return container.number_input(name.replace("_", " "), min_value=kind(lo), max_value=kind(hi), value=value, help=field_help(name),
                                   key=state.REWARD_PARAM_PREFIX + name, **kwargs)
 
 

@@ -19,7 +19,18 @@ is older than STALE_AFTER_S seconds belongs to a process that died: it is report
 Cancellation is cooperative: `cancel()` sets an Event that the runner checks before asking the
 generator for its next step; it then calls `generator.close()`, which raises GeneratorExit at the
 trainer's `yield`, so a trainer's `try/finally` can save a checkpoint before the run is marked
-cancelled. Nothing here imports Streamlit and nothing prints.
+cancelled. Work that runs long before the first step (loading a model, pre-training the `tiny`
+preset, a thread the job started) calls `raise_if_cancelled()` now and then: it raises
+JobCancelled in the job's thread once the run is cancelled, so Cancel also stops a run that is
+still loading. When the runner itself fails a run (a step yielded something it cannot record), it
+throws the failure into the generator instead of closing it, so the trainer's `finally` sees a
+failure, not a cancel, and writes no `final/`.
+
+`submit(..., exclusive="prepare")` refuses a second live job with the same tag (in this process
+or another on the same folder) with a JobRefused message, instead of queueing copies.
+A run whose status says running but whose process is gone (same machine, process id not alive)
+is reported `interrupted` at once; other machines' runs after STALE_AFTER_S without a heartbeat.
+Nothing here imports Streamlit and nothing prints.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 import traceback
@@ -52,6 +64,36 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PROCESS_TOKEN = uuid.uuid4().hex  # tells this process's runs from those of another process
 _LIVE: dict[str, "_Job"] = {}  # run_dir -> job, for every live job of this process (all runners)
 _LIVE_LOCK = threading.Lock()
+_HOST = socket.gethostname()
+_CURRENT = threading.local()  # .event: the cancel Event of the job this thread works for
+
+
+class JobCancelled(BaseException):
+    """Raised by `raise_if_cancelled()` inside a job's own work once its run was cancelled.
+
+    A BaseException (like GeneratorExit), so an `except Exception` in loading code cannot swallow it.
+    """
+
+
+class JobRefused(StudioError):
+    """`submit(..., exclusive=...)` while a live job with the same tag exists."""
+
+
+def cancel_event() -> threading.Event | None:
+    """The cancel Event of the job the calling thread works for (None outside a job)."""
+    return getattr(_CURRENT, "event", None)
+
+
+def adopt_cancel_event(event: threading.Event | None) -> None:
+    """Make a thread a job started answer to that job's Cancel (pass `cancel_event()` from the job's thread)."""
+    _CURRENT.event = event
+
+
+def raise_if_cancelled() -> None:
+    """In long work before or between steps: raise JobCancelled if this thread's job was cancelled."""
+    event = cancel_event()
+    if event is not None and event.is_set():
+        raise JobCancelled("cancelled")
 
 
 @dataclass
@@ -76,6 +118,7 @@ class RunInfo:
     run_dir: Path
     cancel_requested: bool = False
     heartbeat: float | None = None
+    exclusive: str | None = None
 
     @property
     def is_live(self) -> bool:
@@ -106,7 +149,7 @@ class _Job:
             if not force and now - self._last_write < STATUS_EVERY_S:
                 return
             self._last_write = now
-            record = dict(self.info, heartbeat=now, owner=_PROCESS_TOKEN, pid=os.getpid())
+            record = dict(self.info, heartbeat=now, owner=_PROCESS_TOKEN, pid=os.getpid(), host=_HOST)
             paths.atomic_write_json(self.run_dir / "status.json", record)
 
     def run_info(self) -> RunInfo:
@@ -136,7 +179,8 @@ class JobRunner:
         self._heartbeat: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------- submit / cancel
-    def submit(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "") -> str:
+    def submit(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "",
+               exclusive: str | None = None) -> str:
         """Create `runs/<run_id>/`, queue the run and start it as soon as a slot is free.
 
         Args:
@@ -144,6 +188,8 @@ class JobRunner:
             config: JSON-able configuration, saved as config.json.
             make_iter: called in the worker thread with the run folder; returns the step generator.
             name: a human label for the run list.
+            exclusive: a tag such as "prepare": refuse (JobRefused) while a live run with this tag
+                exists, here or in another process on the same runs folder.
         Returns:
             The new run id.
         """
@@ -153,21 +199,33 @@ class JobRunner:
             raise StudioError("A job's config must be a dict.")
         if not callable(make_iter):
             raise StudioError("make_iter must be a callable taking the run folder.")
-        run_id = paths.new_run_id(kind)
-        while (self.runs_root / run_id).exists():  # two submits in the same second with the same 4 hex
+        with _LIVE_LOCK:  # one check-and-register at a time: two clicks cannot both pass the check
+            if exclusive:
+                self._refuse_if_live(str(exclusive))
             run_id = paths.new_run_id(kind)
-        run_dir = self.runs_root / run_id
-        run_dir.mkdir(parents=True)
-        paths.atomic_write_json(run_dir / "config.json", config)
-        job = _Job(self, run_id, kind, str(name or ""), json.loads(json.dumps(config, default=str)), make_iter, run_dir)
-        with _LIVE_LOCK:  # registered before status.json exists, so no reader ever sees it orphaned
-            _LIVE[str(run_dir)] = job
+            while (self.runs_root / run_id).exists():  # two submits in the same second with the same 4 hex
+                run_id = paths.new_run_id(kind)
+            run_dir = self.runs_root / run_id
+            run_dir.mkdir(parents=True)
+            paths.atomic_write_json(run_dir / "config.json", config)
+            job = _Job(self, run_id, kind, str(name or ""), json.loads(json.dumps(config, default=str)), make_iter, run_dir)
+            job.info["exclusive"] = str(exclusive) if exclusive else None
+            _LIVE[str(run_dir)] = job  # registered before status.json exists, so no reader ever sees it orphaned
         job.write_status(force=True)
         with self._lock:
             self._pending.append(job)
             self._start_heartbeat()
         self._schedule()
         return run_id
+
+    def _refuse_if_live(self, tag: str) -> None:
+        """JobRefused if a live run tagged `tag` exists (call holding _LIVE_LOCK)."""
+        live = [job.run_info() for job in _LIVE.values() if job.info.get("exclusive") == tag]
+        if not live:  # another process (the other server on this folder) may run one
+            live = [info for info in self.list_runs() if info.is_live and info.exclusive == tag]
+        if live:
+            raise JobRefused(f"{live[0].name or live[0].kind} is already running (run {live[0].id}): "
+                             "wait for it to finish or cancel it first.")
 
     def cancel(self, run_id: str) -> bool:
         """Ask a run to stop. A queued run is removed at once; a running one stops before its next
@@ -209,6 +267,7 @@ class JobRunner:
         """Iterate one trainer generator; every outcome ends in a final status.json."""
         iterator = None
         final, error, trace = FAILED, None, None
+        adopt_cancel_event(job.cancel_event)  # raise_if_cancelled() in this thread answers this job's Cancel
         try:
             with job.lock:
                 job.info.update(status=RUNNING, started=time.time())
@@ -231,15 +290,17 @@ class JobRunner:
                         final = SUCCEEDED
                         break
                     # 3. record it: metrics line, probe samples, progress and ETA
-                    self._record(job, row, metrics_file)
+                    try:
+                        self._record(job, row, metrics_file)
+                    except Exception as exc:  # the failure is ours (e.g. a bad row): the trainer ends as failed
+                        _fail(iterator, exc)
+                        raise
+        except JobCancelled:  # Cancel reached work the job was doing before or between steps
+            final = CANCELLED
         except BaseException as exc:  # noqa: BLE001 - a worker thread must never die silently
             final, error, trace = FAILED, _one_line(exc), traceback.format_exc()
-            if iterator is not None:  # the failure was ours (e.g. a bad row): let the trainer clean up
-                try:
-                    _close(iterator)
-                except BaseException:  # noqa: BLE001 - the first error is the one to report
-                    pass
         finally:
+            adopt_cancel_event(None)
             with job.lock:
                 job.info.update(status=final, finished=time.time(), error=error, traceback=trace)
                 if final == SUCCEEDED:
@@ -419,7 +480,8 @@ class JobRunner:
         if status in LIVE_STATES and str(run_dir) not in _LIVE:
             ours = record.get("owner") == _PROCESS_TOKEN  # ours but no thread: it died with a runner
             stale = not isinstance(heartbeat, (int, float)) or time.time() - heartbeat > STALE_AFTER_S
-            if ours or stale:
+            dead = record.get("host") == _HOST and isinstance(record.get("pid"), int) and not paths.pid_alive(record["pid"])
+            if ours or stale or dead:
                 status = INTERRUPTED
         config = paths.read_json(run_dir / "config.json", default={})
         return RunInfo(
@@ -431,13 +493,38 @@ class JobRunner:
             error=record.get("error"), traceback=record.get("traceback"), summary=record.get("summary"),
             config=config if isinstance(config, dict) else {}, run_dir=run_dir,
             cancel_requested=bool(record.get("cancel_requested")), heartbeat=heartbeat,
+            exclusive=record.get("exclusive"),
         )
+
+
+def final_is_usable(run_dir: Path) -> bool:
+    """May the run's final/ checkpoint be offered as a policy? Yes when the run succeeded or was
+    cancelled, or when the folder has no status.json (a checkpoint the job runner did not write);
+    no for failed, interrupted, queued or running runs."""
+    record = paths.read_json(Path(run_dir) / "status.json")
+    if record is None and not (Path(run_dir) / "status.json").exists():
+        return True
+    return isinstance(record, dict) and record.get("status") in (SUCCEEDED, CANCELLED)
 
 
 def _close(iterator: Any) -> None:
     close = getattr(iterator, "close", None)
     if callable(close):
         close()
+
+
+def _fail(iterator: Any, exc: BaseException) -> None:
+    """End a generator as failed: throw `exc` in at its yield, so its `finally` sees a failure (no
+    final/ checkpoint) rather than the GeneratorExit of a cancel. Whatever it raises is dropped:
+    the first error is the one to report."""
+    throw = getattr(iterator, "throw", None)
+    try:
+        if callable(throw):
+            throw(exc)
+        else:
+            _close(iterator)
+    except BaseException:  # noqa: BLE001
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,15 +19,6 @@ GEN = GenerationConfig(max_new_tokens=6, max_prompt_tokens=48)
 
 
 
-@pytest.fixture()
-def articles(tmp_path):
-    frame = pd.read_csv(paths.sample_data_dir() / "articles.csv")
-    frame = pd.concat([frame[frame.split == "train"].head(12), frame[frame.split == "test"].head(3)])
-    path = tmp_path / "articles.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
 def gold_reward(articles, headlines):
     """A real reward function (the wire editor's score), standing in for a trained reward model."""
     from rlhf_core.data.personas import get_persona

@@ -220,7 +220,7 @@ def flow_back_panel(store) -> None:
             st.session_state[RATE_RETRAIN_RUN] = job_runner().submit(
                 "reward", {"quick": True, "backbone": backbone, "feedback": True, "dataset": dataset},
                 lambda out_dir: feedback.retrain_from_store(store, out_dir, dataset=base, backbone=backbone),
-                name="quick retrain with collected ratings",
+                name="quick retrain with collected ratings", exclusive="quick-retrain",  # a second click is refused
             )
         except Exception as exc:  # an unreadable dataset: say so, keep the page alive
             show_error(exc, "Could not start the retrain")
