@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, prefixed_names, safe_name, sample_kind, save_dataset
+from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, prefixed_names, sample_kind, save_dataset, suggest_name
 from rlhf_core.data.loaders import KINDS, MAX_UPLOAD_BYTES, REQUIRED, USED, load_bytes, load_file, read_columns
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import StudioError
@@ -31,9 +31,11 @@ SAMPLE_PREFIX = "sample-"
 SKIP_SYNTH = {"train_data.txt"}  # the seed's headline-only format duplicates train_ratings.csv
 
 
-@st.cache_data(max_entries=4, show_spinner="Validating the file...")
+@st.cache_resource(max_entries=2, ttl=600, show_spinner="Validating the file...")
 def validate_upload(name: str, data: bytes, kind: str | None, mapping: tuple, scale) -> LoadedData:
-    """load_bytes, cached per upload and settings so reruns do not parse a large file again (errors are not cached)."""
+    """load_bytes, cached per upload and settings so reruns do not parse a large file again (errors are
+    not cached). cache_resource keeps the one validated table (read-only here); cache_data would pickle
+    it on every store and rerun, holding several copies of a 25 MB upload's table at once."""
     return load_bytes(name, data, kind=kind, mapping=dict(mapping) or None, scale=scale)
 
 
@@ -125,7 +127,7 @@ with upload_col, st.container(border=True):
             st.dataframe(loaded.frame.head(200), hide_index=True, height=220,
                          column_order=[c for c in loaded.frame.columns if c not in ("article", "prompt")] +
                          [c for c in ("article", "prompt") if c in loaded.frame])
-            name = st.text_input("Save as", value=safe_name(Path(upload.name).stem), key=state.UPLOAD_NAME)
+            name = st.text_input("Save as", value=suggest_name(upload.name), key=state.UPLOAD_NAME)
             if st.button("Save dataset", key="save_upload", type="primary", icon=":material/save:"):
                 try:
                     saved = save_dataset(name, loaded)

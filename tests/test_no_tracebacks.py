@@ -4,6 +4,9 @@ pages' model-folder inputs only read the studio's folders."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from rlhf_core.errors import ModelLoadError
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
+DEEP_JSON = b'{"prompt": "p", "chosen": ' + b"[" * 50_000 + b"]" * 50_000 + b', "rejected": "r"}\n'
+HUGE_INT = b'{"headline": "Council approves plan", "score": ' + b"7" * 5000 + b"}\n"
 
 
 def _page(path: str) -> AppTest:
@@ -123,6 +128,41 @@ def test_an_error_during_evaluate(monkeypatch, studio_home):
     assert not at.exception, at.exception
     shown = _errors(at)
     assert "The evaluation stopped" in shown and "CUDA out of memory" in shown and "secret.py" not in shown
+
+
+@pytest.mark.parametrize("name, data, says", [("deep.jsonl", DEEP_JSON, "nested too deeply"),
+                                              ("huge.jsonl", HUGE_INT, "more digits than can be read"),
+                                              ("big.jsonl", HUGE_INT.replace(b"7" * 5000, b"7" * 4000), "too large")])
+def test_hostile_uploads_show_a_message(studio_home, name, data, says):
+    at = _page("pages/data.py")
+    at.file_uploader(key="upload").set_value((name, data, "application/jsonl")).run()
+    assert not at.exception, at.exception
+    assert "This file was not imported" in _errors(at) and says in _errors(at)
+
+
+def test_hostile_files_in_the_cli_end_in_one_error_line(tmp_path):
+    for name, data in (("deep.jsonl", DEEP_JSON), ("huge.jsonl", HUGE_INT),
+                       ("deep.json", b"[" * 100_000 + b"]" * 100_000)):
+        path = tmp_path / name
+        path.write_bytes(data)
+        done = subprocess.run([sys.executable, "-m", "rlhf_core", "data", "validate", str(path)], cwd=ROOT,
+                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                                                   "HOME": str(tmp_path)})
+        assert done.returncode == 2 and done.stderr.startswith(f"error: file {path}")
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_non_ascii_upload_names_save(studio_home):
+    from rlhf_core.data.datasets import list_datasets
+
+    for name in ("отзывы.csv", "評価.csv"):
+        at = _page("pages/data.py")
+        at.file_uploader(key="upload").set_value((name, "headline,score\nCouncil approves plan,4\n".encode(), "text/csv")).run()
+        assert not at.exception, at.exception
+        assert at.text_input(key="upload_name").value == Path(name).stem
+        at.button(key="save_upload").click().run()
+        assert not at.exception and not at.error, _errors(at)
+    assert {m["name"] for m in list_datasets()} == {"отзывы", "評価"}
 
 
 # --- model folders --------------------------------------------------------------------------------
