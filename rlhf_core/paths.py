@@ -198,8 +198,10 @@ def sweep_leftovers(home: str | os.PathLike | None = None) -> list[Path]:
     Looks in the datasets, the run folders and the model cache for temporary files and folders of
     atomic writes and folder swaps whose writing process is gone: half-written checkpoints
     (`.checkpoint-5.<host>-<pid>-<hex>.tmp`), old folders a swap set aside (`.final.old-...`; put
-    back where the crash left no `final/`), half-saved datasets. A write still in progress (its
-    process lives, here or in the other server on this data folder) is left alone.
+    back where the crash left no `final/`), half-saved datasets (their temporary folder; and, from
+    older versions that saved in place, a dataset folder without meta.json, once an hour old).
+    A write still in progress (its process lives, here or in the other server on this data
+    folder) is left alone.
     Returns the paths removed or restored.
     """
     import shutil
@@ -230,6 +232,13 @@ def sweep_leftovers(home: str | os.PathLike | None = None) -> list[Path]:
             else:
                 entry.unlink(missing_ok=True)
             swept.append(entry)
+    # an older version saved a dataset's two files in place: a folder without meta.json is half-saved
+    datasets = root / "datasets"
+    for folder in datasets.iterdir() if datasets.is_dir() else []:
+        if folder.is_dir() and not folder.name.startswith(".") and not (folder / "meta.json").exists():
+            if time.time() - folder.stat().st_mtime > LEGACY_GRACE_S:
+                shutil.rmtree(folder, ignore_errors=True)
+                swept.append(folder)
     return swept
 
 

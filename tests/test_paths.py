@@ -105,6 +105,17 @@ def test_sweep_removes_leftovers_of_dead_writers_and_keeps_live_ones(studio_home
     old = time.time() - paths.LEGACY_GRACE_S - 10
     os.utime(legacy, (old, old))
     assert paths.sweep_leftovers() == [legacy] and not legacy.exists()
+    # an older version's half-saved dataset (its data file written, its meta.json not yet)
+    half_saved = paths.datasets_dir() / "reviews"
+    half_saved.mkdir()
+    (half_saved / "data.jsonl").write_text("{}\n")
+    saved = paths.datasets_dir() / "kept"
+    saved.mkdir()
+    (saved / "meta.json").write_text("{}")
+    assert paths.sweep_leftovers() == []  # recent: it may be a save in progress of an older version
+    os.utime(half_saved, (old, old))
+    os.utime(saved, (old, old))
+    assert paths.sweep_leftovers() == [half_saved] and saved.is_dir()
 
 
 def test_a_leftover_of_another_live_process_is_kept(studio_home, tmp_path):
