@@ -23,10 +23,13 @@ PAGES = [
 
 
 def main() -> None:
-    from ui.rater import rater_mode
+    from ui.rater import mode_or_stop
+    from ui.services import startup
+    from ui.widgets import guarded
 
     st.set_page_config(page_title="RLHF Studio", page_icon=":material/newspaper:", layout="wide")
-    if rater_mode():
+    startup()  # once per server process: sweep what killed writes left behind
+    if mode_or_stop():  # a rater-mode setting we do not understand stops the server (fails closed)
         page = st.navigation([st.Page("pages/rate.py", title="Rate", icon=":material/thumbs_up_down:", default=True)])
     else:
         pages = [st.Page(path, title=title, icon=icon, default=(path == "pages/home.py")) for path, title, icon in PAGES]
@@ -39,7 +42,8 @@ def main() -> None:
         from ui.lesson import presenter_font
 
         presenter_font()  # the sidebar's large-font toggle, for every page
-    page.run()
+    with guarded("This page stopped"):  # any error left uncaught: one plain line, never a traceback
+        page.run()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from rlhf_core import compare
+from rlhf_core.store import MAX_TEXT_CHARS
 from ui import rater as keys
 from ui.rater import forbid_in_rater_mode
+from ui.widgets import guarded, show_error
 
 forbid_in_rater_mode()
 
@@ -81,7 +83,7 @@ with left:
         try:
             table = _articles(dataset)
         except Exception as exc:  # a broken saved file: say so and let the user paste instead
-            st.error(f"Could not read the articles of {dataset}: {exc}")
+            show_error(exc, "Could not read the articles of this dataset")
             table = pd.DataFrame(columns=["article", "reference"])
         if table.empty:
             st.info("This dataset has no articles (e.g. headline-only ratings). Paste an article instead.")
@@ -91,7 +93,7 @@ with left:
             reference = str(table.loc[int(index) - 1, "reference"])
             st.text_area("Article text", article, height=140, disabled=True)
     else:
-        article = st.text_area("Paste a news article", height=140, key=keys.CMP_PASTED)
+        article = st.text_area("Paste a news article", height=140, key=keys.CMP_PASTED, max_chars=MAX_TEXT_CHARS)
     # keyed per article, so picking another article shows its own reference headline
     reference = st.text_input("Reference headline (for ROUGE; optional)", reference,
                               key=f"{keys.CMP_REFERENCE}_{zlib.crc32(article.encode('utf-8'))}")
@@ -136,7 +138,7 @@ if st.button("Generate", type="primary", icon=":material/play_arrow:", key=keys.
         result = {"grid": grid.to_dict("records"), "article": article, "reference": reference}
         st.session_state[keys.CMP_RESULT] = result
     except Exception as exc:  # a model that fails to load or a bad input: say so, keep the page alive
-        st.error(f"Could not generate: {exc}")
+        show_error(exc, "Could not generate")
 
 # --- render ---
 if result:
@@ -176,9 +178,10 @@ if result:
                       "with two or more policies, same-temperature pairs also go to the blind A/B queue."):
         from ui.services import ratings_store
 
-        store = ratings_store()
-        added = store.enqueue(compare.queue_items(chosen, result["article"]))
-        added_pairs = store.enqueue_pairs(compare.queue_pairs(chosen, result["article"], seed=int(seed)))
-        st.toast(f"Queued {added} headlines and {added_pairs} A/B pairs for rating.")
+        with guarded("Nothing was queued"):
+            store = ratings_store()
+            added = store.enqueue(compare.queue_items(chosen, result["article"]))
+            added_pairs = store.enqueue_pairs(compare.queue_pairs(chosen, result["article"], seed=int(seed)))
+            st.toast(f"Queued {added} headlines and {added_pairs} A/B pairs for rating.")
 elif not choices:
     st.info("No policy is available yet.")

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, prefixed_names, safe_name, sample_kind, save_dataset
+from rlhf_core.data.datasets import delete_dataset, list_datasets, list_samples, load_dataset, load_sample, prefixed_names, sample_kind, save_dataset, suggest_name
 from rlhf_core.data.loaders import KINDS, MAX_UPLOAD_BYTES, REQUIRED, USED, load_bytes, load_file, read_columns
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import StudioError
 from ui import state
 from ui.charts import histogram, length_figure
-from ui.widgets import md_escape, owner_only
+from ui.widgets import md_escape, owner_only, show_error
 
 SCALES = {"detect": None, "1-5": (1.0, 5.0), "0-1": (0.0, 1.0), "0-10": (0.0, 10.0)}
 TEXT_COLUMNS = {
@@ -31,9 +31,11 @@ SAMPLE_PREFIX = "sample-"
 SKIP_SYNTH = {"train_data.txt"}  # the seed's headline-only format duplicates train_ratings.csv
 
 
-@st.cache_data(max_entries=4, show_spinner="Validating the file...")
+@st.cache_resource(max_entries=2, ttl=600, show_spinner="Validating the file...")
 def validate_upload(name: str, data: bytes, kind: str | None, mapping: tuple, scale) -> LoadedData:
-    """load_bytes, cached per upload and settings so reruns do not parse a large file again (errors are not cached)."""
+    """load_bytes, cached per upload and settings so reruns do not parse a large file again (errors are
+    not cached). cache_resource keeps the one validated table (read-only here); cache_data would pickle
+    it on every store and rerun, holding several copies of a 25 MB upload's table at once."""
     return load_bytes(name, data, kind=kind, mapping=dict(mapping) or None, scale=scale)
 
 
@@ -106,7 +108,7 @@ with upload_col, st.container(border=True):
                                      tuple(sorted(mapping.items())), SCALES[scale_name])
         except StudioError as exc:
             error = exc
-            st.error(f"**This file was not imported.** {md_escape(exc)}", icon=":material/error:")
+            show_error(exc, "This file was not imported")
         if columns and len(columns) > 1:
             # open the form when the error is about which column is which, not about a cell's value
             about_columns = error is not None and any(
@@ -125,12 +127,12 @@ with upload_col, st.container(border=True):
             st.dataframe(loaded.frame.head(200), hide_index=True, height=220,
                          column_order=[c for c in loaded.frame.columns if c not in ("article", "prompt")] +
                          [c for c in ("article", "prompt") if c in loaded.frame])
-            name = st.text_input("Save as", value=safe_name(Path(upload.name).stem), key=state.UPLOAD_NAME)
+            name = st.text_input("Save as", value=suggest_name(upload.name), key=state.UPLOAD_NAME)
             if st.button("Save dataset", key="save_upload", type="primary", icon=":material/save:"):
                 try:
                     saved = save_dataset(name, loaded)
                 except StudioError as exc:
-                    st.error(md_escape(exc))
+                    show_error(exc)
                 else:
                     st.session_state[state.DATA_FLASH] = f"Saved dataset {saved.name} ({len(loaded.frame)} rows)."
                     st.session_state[state.DATA_SELECTED] = saved.name
@@ -189,7 +191,7 @@ selected = st.selectbox("Preview", names, key=state.DATA_SELECTED)
 try:
     dataset = load_dataset(selected)
 except StudioError as exc:
-    st.error(md_escape(exc))
+    show_error(exc)
     st.stop()
 frame = dataset.frame
 long_first = [c for c in frame.columns if c not in ("article", "prompt")] + [c for c in ("article", "prompt") if c in frame]

@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rlhf_core.errors import StudioError
 from ui import state
 from ui.charts import bar_figure
 from ui.services import ratings_store, reward_dir_of
-from ui.widgets import dataset_names, default_pick, finished_runs, md_escape, owner_only, persona_of
+from ui.widgets import dataset_names, default_pick, finished_runs, guarded, owner_only, persona_of
 
 NONE = "(none)"
 ARTICLE_KINDS = ("articles", "ratings", "demonstrations", "preferences")
@@ -86,7 +85,7 @@ if go:
     from ui.services import policy, reward_scorer
     from ui.widgets import load_tables
 
-    try:
+    with guarded("The evaluation stopped"):
         tables = {k: v for k, v in load_tables([data_name]).items() if k != "scale"}
         kind, frame = next(iter(tables.items()))
         held = articles_of(frame, kind).head(int(n_articles))
@@ -103,8 +102,6 @@ if go:
             written[label] = headlines
         progress.empty()
         st.session_state[state.EVAL_RESULT] = {"rows": rows, "headlines": written, "data": data_name}
-    except StudioError as exc:
-        st.error(md_escape(exc))
 
 # --- render ---
 result = st.session_state.get(state.EVAL_RESULT)

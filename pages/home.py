@@ -8,7 +8,7 @@ import streamlit as st
 from rlhf_core.lesson import plan as lesson_plan
 from ui.services import job_runner, offline_status
 from ui.sidebar import page_exists, pipeline_state
-from ui.widgets import ACTIVE, job_panel, list_runs, owner_only, run_status
+from ui.widgets import ACTIVE, guarded, job_panel, list_runs, owner_only, run_status
 
 SEED_FIXES = pd.DataFrame(
     [
@@ -118,9 +118,10 @@ with right:
         if st.button("Prepare offline models", icon=":material/download:", key="prepare_models"):
             from rlhf_core.models.prepare import prepare_models
 
-            job_runner().submit("prepare", {"presets": unprepared}, lambda run_dir: prepare_models(tuple(unprepared)),
-                                name="prepare models")
-            st.rerun()
+            with guarded("Not started"):  # one Prepare at a time (another session may have started one)
+                job_runner().submit("prepare", {"presets": unprepared}, lambda run_dir: prepare_models(tuple(unprepared)),
+                                    name="prepare models", exclusive="prepare")
+                st.rerun()
 
 st.subheader("What the seed article got wrong, and what the studio does instead")
 st.table(SEED_FIXES)

@@ -13,7 +13,7 @@ from rlhf_core.lesson.config import LessonConfig, part_stages
 from ui import state
 from ui.lesson import before_after_table, personas_grid, stage_card
 from ui.services import job_runner
-from ui.widgets import md_escape, owner_only
+from ui.widgets import owner_only, show_error
 
 PART_TITLES = {"hacking": "Part 2: reward hacking", "personas": "Part 3: whose values?"}
 
@@ -66,7 +66,7 @@ for part in started:
                 try:
                     plan.submit(runner, lesson, stage.key)
                 except StudioError as exc:
-                    st.error(md_escape(exc))
+                    show_error(exc, "Could not start the stage")
                 else:
                     st.rerun()
             break

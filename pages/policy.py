@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 import pandas as pd
 import streamlit as st
 
+from rlhf_core.bounds import bounds
 from rlhf_core.errors import StudioError
 from rlhf_core.metrics import describe
 from rlhf_core.policy.config import CONFIGS, GenerationConfig, LOSS_TYPES, REWARD_NORMS, SCALE_REWARDS, field_help, make_config, preset_of
@@ -19,8 +20,8 @@ from ui import state
 from ui.charts import POLICY_CHARTS, compare_runs_figure, has_any, metrics_figure
 from ui.services import job_runner, offline_status, reward_dir_of
 from ui.trl_import import import_trl_expander
-from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs, md_escape,
-                        owner_only, persona_of, pick_run, run_get)
+from ui.widgets import (ACTIVE, POLICY_KINDS, dataset_names, default_pick, finished_runs, job_panel, last_metric, list_runs,
+                        owner_only, persona_of, pick_run, run_get, show_error)
 
 ALGOS = {
     "SFT": ("sft", "Supervised fine-tuning: imitate expert headlines (the seed's expert data, weighted x2). The usual first step.",
@@ -70,11 +71,13 @@ def param_input(cls, name: str, scope: str, defaults, container):
         return container.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_text)
     if isinstance(default, bool):
         return container.checkbox(label, value=default, key=key, help=help_text)
+    lo, hi = bounds(cls, name)  # the config's own range (rlhf_core/bounds.py)
     if isinstance(default, int):
-        return int(container.number_input(label, value=default, step=1, key=key, help=help_text))
+        return int(container.number_input(label, min_value=lo, max_value=hi, value=default, step=1, key=key, help=help_text))
     step = 10 ** -6 if name == "lr" else 0.01 if default < 1 else 0.1
     fmt = "%.1e" if name == "lr" else "%.3f" if default < 1 else "%.2f"
-    return float(container.number_input(label, value=float(default), step=step, format=fmt, key=key, help=help_text))
+    return float(container.number_input(label, min_value=None if lo is None else float(lo), max_value=None if hi is None else float(hi),
+                                        value=float(default), step=step, format=fmt, key=key, help=help_text))
 
 
 def policy_options() -> dict[str, str]:
@@ -131,7 +134,9 @@ def best_of_n_demo(spec: str, reward_dir: str | None, data_name: str, n: int, te
     from rlhf_core.policy.best_of_n import best_of_n, summary
     from ui.services import policy
     from ui.widgets import load_tables
+    from rlhf_core.models.registry import check_model_spec
 
+    check_model_spec(spec)
     tables = {k: v for k, v in load_tables([data_name]).items() if k != "scale"}
     kind, frame = next(iter(tables.items()))
     articles = articles_of(frame, kind)["article"].head(4).tolist()
@@ -234,8 +239,11 @@ with settings, st.container(border=True):
 # --- act (best-of-n's demo is drawn below, in the main column) ---
 if start and algo != "bon":
     try:
+        from rlhf_core.models.registry import check_model_spec
         from rlhf_core.policy.train import train_policy
         from ui.widgets import load_tables
+
+        check_model_spec(spec)  # a typed folder must be inside the studio's folders
 
         extra = {"generation": GenerationConfig(**gen)} if "generation" in [f.name for f in fields(cls)] else {}
         cfg = cls(**params, gold_persona="" if persona == NO_PERSONA else persona, **extra)
@@ -246,7 +254,7 @@ if start and algo != "bon":
 
             frame = merge_tables(frame, collected_votes(), "preferences")
     except (StudioError, TypeError, ValueError) as exc:
-        st.error(md_escape(exc))
+        show_error(exc)
     else:
         config = {"algo": algo, "policy": spec, "reward_dir": reward_dir if needs_reward else None, "data": data_name,
                   "rows": len(frame), "with_rate_page_votes": use_votes, **asdict(cfg)}
@@ -266,7 +274,7 @@ with main:
         try:
             best_of_n_demo(spec, reward_dir, data_name, n, temperature, persona)
         except StudioError as exc:
-            st.error(md_escape(exc))
+            show_error(exc)
     if active is not None:
         live_panel(active.id)
     elif algo != "bon":
@@ -277,7 +285,7 @@ with main:
         else:
             chosen = pick_run(done, state.POLICY_RUN)
             if chosen.status == "failed":
-                st.error(f"The run failed: {md_escape(chosen.error or 'see its folder')}")
+                show_error(chosen.error or "see its folder", "The run failed")
             draw_charts(runner.read_metrics(chosen.id), chosen.id)
 
 with st.expander("Recipe: show reward hacking in class", icon=":material/science:"):

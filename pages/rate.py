@@ -8,63 +8,20 @@ Generated text is untrusted: headlines and articles are shown with st.text / dat
 
 from __future__ import annotations
 
-import zlib
-
 import pandas as pd
 import streamlit as st
 
 from ui import rater as keys
-from ui.rater import rater_mode
+from ui import rating
+from ui.rater import mode_or_stop
 from ui.services import ratings_store
+from ui.widgets import guarded
 
 STARS, AB = "Stars (1-5)", "Blind A/B"
 VERDICTS = [("a", "A is better", "A"), ("b", "B is better", "B"), ("tie", "Tie", "T"), ("both_bad", "Both bad", "X")]
-VERDICT_TEXT = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both bad"}
 
 store = ratings_store()
-owner = not rater_mode()
-
-
-def _flash(message: str) -> None:
-    st.session_state[keys.RATE_FLASH] = message
-
-
-def _skipped(kind: str) -> list[int]:
-    return st.session_state.setdefault(keys.RATE_SKIPPED, {"ratings": [], "votes": []})[kind]
-
-
-def _swap(rater: str, pair_id: int) -> bool:
-    """Show the pair's sides swapped for half the (rater, pair) combinations: no position bias."""
-    return zlib.crc32(f"{rater}\x1f{pair_id}".encode()) % 2 == 1
-
-
-def _rate(item: dict, rater: str, stars: int) -> None:
-    store.add_rating(item["article"], item["headline"], stars, rater, source=item.get("source", ""),
-                     temperature=item.get("temperature"))
-    st.session_state[keys.RATE_REVEAL] = None
-    _flash(f"Saved {stars} star{'s' if stars > 1 else ''}.")
-
-
-def _vote(shown: dict, rater: str, winner: str) -> None:
-    store.add_vote(shown["article"], shown["headline_a"], shown["headline_b"], winner, rater,
-                   source_a=shown["source_a"], source_b=shown["source_b"])
-    st.session_state[keys.RATE_REVEAL] = {**shown, "winner": winner}
-
-
-def _skip(kind: str, queue_id: int) -> None:
-    _skipped(kind).append(int(queue_id))
-    st.session_state[keys.RATE_REVEAL] = None
-
-
-def _undo(rater: str) -> None:
-    removed = store.undo_last(rater)
-    st.session_state[keys.RATE_REVEAL] = None
-    if removed is None:
-        _flash("Nothing to undo.")
-    elif removed["kind"] == "rating":
-        _flash(f"Undone: your {removed['score']}-star rating.")
-    else:
-        _flash(f"Undone: your A/B vote ({VERDICT_TEXT[removed['winner']]}).")
+owner = not mode_or_stop()  # a broken rater-mode setting stops here too (fails closed)
 
 
 # --- title and inputs ---
@@ -91,8 +48,9 @@ with st.expander("Guidelines", expanded=not owner, icon=":material/menu_book:"):
         edited = st.text_area("Guidelines raters see (you can edit them)", guidelines, height=220,
                               key=keys.RATE_GUIDELINES_EDIT)
         if st.button("Save guidelines", key=keys.RATE_GUIDELINES_SAVE) and edited.strip() != guidelines.strip():
-            store.set_guidelines(edited)
-            st.toast("Guidelines saved: raters see them on their next page load.")
+            with guarded("The guidelines were not saved"):
+                store.set_guidelines(edited)
+                st.toast("Guidelines saved: raters see them on their next page load.")
     else:
         st.text(guidelines)
 
@@ -111,14 +69,14 @@ else:
                 text=f"{done} of {total} {'headlines rated' if kind == 'ratings' else 'pairs judged'}")
     reveal = st.session_state.get(keys.RATE_REVEAL)
     if mode == AB and reveal:
-        st.success(f"Your vote: {VERDICT_TEXT[reveal['winner']]}. Here is who wrote what:",
+        st.success(f"Your vote: {rating.VERDICT_TEXT[reveal['winner']]}. Here is who wrote what:",
                    icon=":material/visibility:")
         st.dataframe(pd.DataFrame({"side": ["A", "B"], "headline": [reveal["headline_a"], reveal["headline_b"]],
                                    "written by": [reveal["source_a"] or "?", reveal["source_b"] or "?"]}),
                      hide_index=True)
 
     if mode == STARS:
-        items = store.next_for_rater(rater, 1, skipped=_skipped("ratings"))
+        items = store.next_for_rater(rater, 1, skipped=rating.skipped("ratings"))
         item = items[0] if items else None
         if item is None:
             st.info("Nothing left to rate in the star queue." + (" Add headlines below or from Compare." if owner else ""))
@@ -128,24 +86,20 @@ else:
                 st.text(item["article"])
                 st.caption("Headline")
                 st.text(item["headline"])
-            cols = st.columns(7)
+            cols = st.columns(7)  # each button names the item it was drawn for (ui/rating.py)
             for stars in range(1, 6):
-                cols[stars - 1].button(f"{stars} ★", key=f"{keys.RATE_STARS}{stars}", shortcut=str(stars),
-                                       on_click=_rate, args=(item, rater, stars), width="stretch",
-                                       help=f"Rate {stars} (key {stars})")
-            cols[5].button("Skip", key=keys.RATE_SKIP, shortcut="S", on_click=_skip, args=("ratings", item["id"]),
-                           width="stretch", help="Skip this headline (key S)")
+                cols[stars - 1].button(f"{stars} ★", key=rating.star_key(item["id"], stars), shortcut=str(stars),
+                                       on_click=rating.rate, args=(store, item["id"], item["item_key"], rater, stars),
+                                       width="stretch", help=f"Rate {stars} (key {stars})")
+            cols[5].button("Skip", key=rating.skip_key("ratings", item["id"]), shortcut="S", on_click=rating.skip,
+                           args=("ratings", item["id"]), width="stretch", help="Skip this headline (key S)")
     else:
-        pair = store.next_pair_for_rater(rater, skipped=_skipped("votes"))
+        pair = store.next_pair_for_rater(rater, skipped=rating.skipped("votes"))
         if pair is None:
             st.info("No A/B pairs left." + (" Add some below." if owner else ""))
         else:
-            swapped = _swap(rater, pair["id"])
-            shown = {"article": pair["article"],
-                     "headline_a": pair["headline_b"] if swapped else pair["headline_a"],
-                     "headline_b": pair["headline_a"] if swapped else pair["headline_b"],
-                     "source_a": pair["source_b"] if swapped else pair["source_a"],
-                     "source_b": pair["source_a"] if swapped else pair["source_b"]}
+            swap = rating.swapped(rater, pair["id"])
+            shown = rating.shown_pair(pair, swap)
             with st.container(border=True, key="rate_pair"):
                 st.caption("Article")
                 st.text(shown["article"])
@@ -156,12 +110,12 @@ else:
                 right.text(shown["headline_b"])
             cols = st.columns(7)
             for k, (winner, label, shortcut) in enumerate(VERDICTS):
-                cols[k].button(label, key=f"{keys.RATE_VOTE}{winner}", shortcut=shortcut, on_click=_vote,
-                               args=(shown, rater, winner), width="stretch", help=f"Key {shortcut}")
-            cols[4].button("Skip", key=keys.RATE_SKIP, shortcut="S", on_click=_skip, args=("votes", pair["id"]),
-                           width="stretch", help="Skip this pair (key S)")
-    st.button("Undo last", key=keys.RATE_UNDO, icon=":material/undo:", shortcut="U", on_click=_undo, args=(rater,),
-              help="Remove your most recent rating or vote (key U)")
+                cols[k].button(label, key=rating.vote_key(pair["id"], winner), shortcut=shortcut, on_click=rating.vote,
+                               args=(store, pair, swap, rater, winner), width="stretch", help=f"Key {shortcut}")
+            cols[4].button("Skip", key=rating.skip_key("votes", pair["id"]), shortcut="S", on_click=rating.skip,
+                           args=("votes", pair["id"]), width="stretch", help="Skip this pair (key S)")
+    st.button("Undo last", key=keys.RATE_UNDO, icon=":material/undo:", shortcut="U", on_click=rating.undo,
+              args=(store, rater), help="Take back your most recent rating or vote in this browser session (key U)")
 
 if owner:
     from ui.rater import agreement_panel, export_panel, flow_back_panel, queue_panel

@@ -12,6 +12,7 @@ from dataclasses import fields
 import pandas as pd
 import streamlit as st
 
+from rlhf_core.bounds import bounds
 from rlhf_core.errors import StudioError
 from rlhf_core.metrics import describe
 from rlhf_core.reward.config import OBJECTIVES, RewardConfig, field_help
@@ -20,7 +21,7 @@ from ui.charts import REWARD_CHARTS, calibration_figure, compare_runs_figure, ha
 from ui.services import evaluate_reward_run, job_runner, offline_status, ratings_store, reward_dir_of
 from ui.trl_import import import_trl_expander
 from ui.widgets import (ACTIVE, STATUS_ICON, dataset_names, default_pick, finished_runs, job_panel, list_runs, md_escape,
-                        owner_only, persona_of, pick_run, run_get, run_label)
+                        owner_only, persona_of, pick_run, run_get, run_label, show_error)
 
 FOLDER = "a folder or hub id"
 HYPER = ("lr", "batch_size", "epochs", "max_steps", "max_length", "early_stopping_patience", "val_fraction",
@@ -34,7 +35,9 @@ def number_input(name: str, defaults: RewardConfig, container):
     """A number input for one RewardConfig field, its help text taken from the config itself."""
     value = getattr(defaults, name)
     kwargs = {"format": "%.1e", "step": 1e-5} if name == "lr" else {"step": STEPS.get(name, 0.05)} if isinstance(value, float) else {}
-    return container.number_input(name.replace("_", " "), value=value, help=field_help(name),
+    lo, hi = bounds(RewardConfig, name)  # the config's own range (rlhf_core/bounds.py)
+    kind = type(value)
+    return container.number_input(name.replace("_", " "), min_value=kind(lo), max_value=kind(hi), value=value, help=field_help(name),
                                   key=state.REWARD_PARAM_PREFIX + name, **kwargs)
 
 
@@ -107,7 +110,7 @@ def show_results(info) -> None:
         try:
             result = evaluate_reward_run(model_dir, tuple(picked), persona_of(picked))
         except StudioError as exc:
-            st.error(md_escape(exc))
+            show_error(exc)
             return
         metrics = (("Spearman", "spearman", "Rank correlation of the rewards with the human scores."),
                    ("Pearson", "pearson", "Linear correlation of the rewards with the human scores."),
@@ -185,9 +188,12 @@ if start:
         types = {f.name: f.type for f in fields(RewardConfig)}
         cfg = RewardConfig(backbone=backbone, objective=objective, quick=quick, fact_checks=fact_checks,
                            **{k: (int(v) if types[k] in ("int", int) else float(v)) for k, v in params.items()})
+        from rlhf_core.models.registry import check_model_spec
+
+        check_model_spec(cfg.backbone)  # a typed folder must be inside the studio's folders
         make_iter = make_trainer(cfg, names, use_collected)
     except StudioError as exc:
-        st.error(md_escape(exc))
+        show_error(exc)
     else:
         config = {**cfg.to_dict(), "datasets": names, "collected_ratings": use_collected}
         run_id = runner.submit("reward", config, make_iter, name=f"{backbone} {objective}{' quick' if quick else ''}")

@@ -215,8 +215,11 @@ def policy_choices() -> dict[str, str]:
     """Label -> policy spec: the presets, then every trained policy run's final checkpoint.
 
     A run counts when `runs/<id>/final/config.json` names a causal-LM architecture (reward runs
-    hold sequence classifiers and are left out).
+    hold sequence classifiers and are left out) and the run succeeded or was cancelled (a failed,
+    interrupted or still running run is never offered; a folder the job runner did not write,
+    without status.json, counts).
     """
+    from rlhf_core.jobs import final_is_usable
     from rlhf_core.paths import read_json, runs_dir
 
     try:
@@ -227,6 +230,8 @@ def policy_choices() -> dict[str, str]:
         presets = list(FALLBACK_PRESETS)
     choices = {f"preset: {name}": name for name in presets}
     for config in sorted(runs_dir().glob("*/final/config.json"), reverse=True):
+        if not final_is_usable(config.parent.parent):
+            continue
         architectures = (read_json(config, {}) or {}).get("architectures") or []
         if any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
             choices[f"run: {config.parent.parent.name}"] = str(config.parent)

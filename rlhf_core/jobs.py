@@ -23,7 +23,18 @@ and share the CPU without two thread pools fighting over the same cores.
 Cancellation is cooperative: `cancel()` sets an Event that the runner checks before asking the
 generator for its next step; it then calls `generator.close()`, which raises GeneratorExit at the
 trainer's `yield`, so a trainer's `try/finally` can save a checkpoint before the run is marked
-cancelled. Nothing here imports Streamlit and nothing prints.
+cancelled. Work that runs long before the first step (loading a model, pre-training the `tiny`
+preset, a thread the job started) calls `raise_if_cancelled()` now and then: it raises
+JobCancelled in the job's thread once the run is cancelled, so Cancel also stops a run that is
+still loading. When the runner itself fails a run (a step yielded something it cannot record), it
+throws the failure into the generator instead of closing it, so the trainer's `finally` sees a
+failure, not a cancel, and writes no `final/`.
+
+`submit(..., exclusive="prepare")` refuses a second live job with the same tag (in this process
+or another on the same folder) with a JobRefused message, instead of queueing copies.
+A run whose status says running but whose process is gone (same machine, process id not alive)
+is reported `interrupted` at once; other machines' runs after STALE_AFTER_S without a heartbeat.
+Nothing here imports Streamlit and nothing prints.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 import traceback
@@ -56,6 +68,36 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PROCESS_TOKEN = uuid.uuid4().hex  # tells this process's runs from those of another process
 _LIVE: dict[str, "_Job"] = {}  # run_dir -> job, for every live job of this process (all runners)
 _LIVE_LOCK = threading.Lock()
+_HOST = socket.gethostname()
+_CURRENT = threading.local()  # .event: the cancel Event of the job this thread works for
+
+
+class JobCancelled(BaseException):
+    """Raised by `raise_if_cancelled()` inside a job's own work once its run was cancelled.
+
+    A BaseException (like GeneratorExit), so an `except Exception` in loading code cannot swallow it.
+    """
+
+
+class JobRefused(StudioError):
+    """`submit(..., exclusive=...)` while a live job with the same tag exists."""
+
+
+def cancel_event() -> threading.Event | None:
+    """The cancel Event of the job the calling thread works for (None outside a job)."""
+    return getattr(_CURRENT, "event", None)
+
+
+def adopt_cancel_event(event: threading.Event | None) -> None:
+    """Make a thread a job started answer to that job's Cancel (pass `cancel_event()` from the job's thread)."""
+    _CURRENT.event = event
+
+
+def raise_if_cancelled() -> None:
+    """In long work before or between steps: raise JobCancelled if this thread's job was cancelled."""
+    event = cancel_event()
+    if event is not None and event.is_set():
+        raise JobCancelled("cancelled")
 
 
 @dataclass
@@ -80,6 +122,7 @@ class RunInfo:
     run_dir: Path
     cancel_requested: bool = False
     heartbeat: float | None = None
+    exclusive: str | None = None
 
     @property
     def is_live(self) -> bool:
@@ -110,7 +153,7 @@ class _Job:
             if not force and now - self._last_write < STATUS_EVERY_S:
                 return
             self._last_write = now
-            record = dict(self.info, heartbeat=now, owner=_PROCESS_TOKEN, pid=os.getpid())
+            record = dict(self.info, heartbeat=now, owner=_PROCESS_TOKEN, pid=os.getpid(), host=_HOST)
             paths.atomic_write_json(self.run_dir / "status.json", record)
 
     def run_info(self) -> RunInfo:
@@ -141,7 +184,8 @@ class JobRunner:
         self._heartbeat: threading.Thread | None = None
 
     # ----------------------------------------------------------------------------- submit / cancel
-    def submit(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "") -> str:
+    def submit(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "",
+               exclusive: str | None = None) -> str:
         """Create `runs/<run_id>/`, queue the run and start it as soon as a slot is free.
 
         Args:
@@ -149,12 +193,15 @@ class JobRunner:
             config: JSON-able configuration, saved as config.json.
             make_iter: called in the worker thread with the run folder; returns the step generator.
             name: a human label for the run list.
+            exclusive: a tag such as "prepare": refuse (JobRefused) while a live run with this tag
+                exists, here or in another process on the same runs folder.
         Returns:
             The new run id.
         """
-        return self.submit_group([(kind, config, make_iter, name)])[0]
+        return self.submit_group([(kind, config, make_iter, name)], exclusive=exclusive)[0]
 
-    def submit_group(self, runs: list[tuple[str, dict, Callable[[Path], Iterator[dict]], str]]) -> list[str]:
+    def submit_group(self, runs: list[tuple[str, dict, Callable[[Path], Iterator[dict]], str]],
+                     exclusive: str | None = None) -> list[str]:
         """Queue several runs that train in lockstep in one worker thread: a step of each in turn.
 
         Each run is an ordinary run (its own folder, status, metrics, cancel); they only share the
@@ -163,14 +210,16 @@ class JobRunner:
         """
         if not runs:
             raise StudioError("submit_group needs at least one run.")
-        group = [self._create(*run) for run in runs]
+        # the exclusive tag (if any) goes on the first run: the group's other runs must not refuse it
+        group = [self._create(*run, exclusive=exclusive if i == 0 else None) for i, run in enumerate(runs)]
         with self._lock:
             self._pending.append(group)
             self._start_heartbeat()
         self._schedule()
         return [job.id for job in group]
 
-    def _create(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "") -> _Job:
+    def _create(self, kind: str, config: dict, make_iter: Callable[[Path], Iterator[dict]], name: str = "",
+                exclusive: str | None = None) -> _Job:
         """A queued run: its folder, config.json and status.json exist before any step runs."""
         if not isinstance(kind, str) or not _SAFE_NAME.match(kind):
             raise StudioError(f"Job kind {kind!r} must be letters, digits, '.', '_' or '-'.")
@@ -178,17 +227,29 @@ class JobRunner:
             raise StudioError("A job's config must be a dict.")
         if not callable(make_iter):
             raise StudioError("make_iter must be a callable taking the run folder.")
-        run_id = paths.new_run_id(kind)
-        while (self.runs_root / run_id).exists():  # two submits in the same second with the same 4 hex
+        with _LIVE_LOCK:  # one check-and-register at a time: two clicks cannot both pass the check
+            if exclusive:
+                self._refuse_if_live(str(exclusive))
             run_id = paths.new_run_id(kind)
-        run_dir = self.runs_root / run_id
-        run_dir.mkdir(parents=True)
-        paths.atomic_write_json(run_dir / "config.json", config)
-        job = _Job(self, run_id, kind, str(name or ""), json.loads(json.dumps(config, default=str)), make_iter, run_dir)
-        with _LIVE_LOCK:  # registered before status.json exists, so no reader ever sees it orphaned
-            _LIVE[str(run_dir)] = job
+            while (self.runs_root / run_id).exists():  # two submits in the same second with the same 4 hex
+                run_id = paths.new_run_id(kind)
+            run_dir = self.runs_root / run_id
+            run_dir.mkdir(parents=True)
+            paths.atomic_write_json(run_dir / "config.json", config)
+            job = _Job(self, run_id, kind, str(name or ""), json.loads(json.dumps(config, default=str)), make_iter, run_dir)
+            job.info["exclusive"] = str(exclusive) if exclusive else None
+            _LIVE[str(run_dir)] = job  # registered before status.json exists, so no reader ever sees it orphaned
         job.write_status(force=True)
         return job
+
+    def _refuse_if_live(self, tag: str) -> None:
+        """JobRefused if a live run tagged `tag` exists (call holding _LIVE_LOCK)."""
+        live = [job.run_info() for job in _LIVE.values() if job.info.get("exclusive") == tag]
+        if not live:  # another process (the other server on this folder) may run one
+            live = [info for info in self.list_runs() if info.is_live and info.exclusive == tag]
+        if live:
+            raise JobRefused(f"{live[0].name or live[0].kind} is already running (run {live[0].id}): "
+                             "wait for it to finish or cancel it first.")
 
     def cancel(self, run_id: str) -> bool:
         """Ask a run to stop. A queued run is removed at once; a running one stops before its next
@@ -244,6 +305,7 @@ class JobRunner:
             for stepper in steppers:
                 stepper.fail(exc)
         finally:
+            adopt_cancel_event(None)
             for stepper in steppers:
                 try:
                     stepper.finish()
@@ -418,7 +480,8 @@ class JobRunner:
         if status in LIVE_STATES and str(run_dir) not in _LIVE:
             ours = record.get("owner") == _PROCESS_TOKEN  # ours but no thread: it died with a runner
             stale = not isinstance(heartbeat, (int, float)) or time.time() - heartbeat > STALE_AFTER_S
-            if ours or stale:
+            dead = record.get("host") == _HOST and isinstance(record.get("pid"), int) and not paths.pid_alive(record["pid"])
+            if ours or stale or dead:
                 status = INTERRUPTED
         config = paths.read_json(run_dir / "config.json", default={})
         return RunInfo(
@@ -430,7 +493,18 @@ class JobRunner:
             error=record.get("error"), traceback=record.get("traceback"), summary=record.get("summary"),
             config=config if isinstance(config, dict) else {}, run_dir=run_dir,
             cancel_requested=bool(record.get("cancel_requested")), heartbeat=heartbeat,
+            exclusive=record.get("exclusive"),
         )
+
+
+def final_is_usable(run_dir: Path) -> bool:
+    """May the run's final/ checkpoint be offered as a policy? Yes when the run succeeded or was
+    cancelled, or when the folder has no status.json (a checkpoint the job runner did not write);
+    no for failed, interrupted, queued or running runs."""
+    record = paths.read_json(Path(run_dir) / "status.json")
+    if record is None and not (Path(run_dir) / "status.json").exists():
+        return True
+    return isinstance(record, dict) and record.get("status") in (SUCCEEDED, CANCELLED)
 
 
 class _Stepper:
@@ -446,6 +520,7 @@ class _Stepper:
     def start(self) -> bool:
         """Mark the run running and build its generator (loading models). False if it ended already."""
         job = self.job
+        adopt_cancel_event(job.cancel_event)  # raise_if_cancelled() in this thread answers this job's Cancel
         try:
             with job.lock:
                 job.info.update(status=RUNNING, started=time.time())
@@ -455,6 +530,8 @@ class _Stepper:
             self.iterator = job.make_iter(job.run_dir)
             self.metrics_file = open(job.run_dir / "metrics.jsonl", "a", encoding="utf-8")
             return True
+        except JobCancelled:  # Cancel reached work the job was doing before its first step
+            return self.end(CANCELLED)
         except BaseException as exc:  # noqa: BLE001 - reported in the run's status
             self.fail(exc)
             return self.end(FAILED)
@@ -462,6 +539,7 @@ class _Stepper:
     def step(self) -> bool:
         """One training step (or the end of the run). True while the run goes on."""
         job = self.job
+        adopt_cancel_event(job.cancel_event)
         try:
             # 1. cancellation is checked before every step, never in the middle of one
             if job.cancel_event.is_set():
@@ -475,6 +553,8 @@ class _Stepper:
             # 3. record it: metrics line, probe samples, progress and ETA
             self.runner._record(job, row, self.metrics_file)
             return True
+        except JobCancelled:  # Cancel reached work the job was doing between steps
+            return self.end(CANCELLED)
         except BaseException as exc:  # noqa: BLE001 - reported in the run's status
             self.fail(exc)
             return self.end(FAILED)
@@ -487,15 +567,12 @@ class _Stepper:
         return False
 
     def fail(self, exc: BaseException) -> None:
-        """Record the first error and let the trainer clean up (its finally runs on close)."""
+        """Record the first error and end the trainer as failed (its finally writes no final/)."""
         if self.outcome is not None:
             return
         self.outcome = (FAILED, _one_line(exc), traceback.format_exc())
         if self.iterator is not None:
-            try:
-                _close(self.iterator)
-            except BaseException:  # noqa: BLE001 - the first error is the one to report
-                pass
+            _fail(self.iterator, exc)
 
     def finish(self) -> None:
         """Write the final status.json and release the run (once)."""
@@ -524,6 +601,20 @@ def _close(iterator: Any) -> None:
     close = getattr(iterator, "close", None)
     if callable(close):
         close()
+
+
+def _fail(iterator: Any, exc: BaseException) -> None:
+    """End a generator as failed: throw `exc` in at its yield, so its `finally` sees a failure (no
+    final/ checkpoint) rather than the GeneratorExit of a cancel. Whatever it raises is dropped:
+    the first error is the one to report."""
+    throw = getattr(iterator, "throw", None)
+    try:
+        if callable(throw):
+            throw(exc)
+        else:
+            _close(iterator)
+    except BaseException:  # noqa: BLE001
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

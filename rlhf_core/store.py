@@ -18,6 +18,15 @@ so the same pair shown swapped is the same comparison). A second submission of t
 the same rater does NOT add a row: it replaces the answer (latest score / winner wins) and returns
 the same id, keeping the original `created` time. So a double click never double-counts, and a
 rater who corrects a click before moving on keeps only the corrected answer.
+
+The Rate page rates queue rows by id (`rate_queued`, `vote_queued`): the id travels with the click
+and the store rates exactly that row, so a second click that arrives after the page moved on
+(a double click, a key press) lands on the item the rater saw, never on the next one.
+
+Undo is per browser session: each write made with a `session` token is journalled (`undo_log`:
+the answer before and after), and `undo_last(rater, session)` steps back through that session's
+own writes only, restoring the earlier answer where the write had replaced one. A name typed into
+another browser (`?rater=alice`) cannot undo anything alice did.
 """
 
 from __future__ import annotations
@@ -121,7 +130,25 @@ _MIGRATIONS: tuple[str, ...] = (
         updated REAL NOT NULL
     );
     """,
+    # version 2: the undo journal (one row per write a browser session made; undo walks it back)
+    """
+    CREATE TABLE IF NOT EXISTS undo_log (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        session  TEXT NOT NULL,
+        rater    TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('rating', 'vote')),
+        row_id   INTEGER NOT NULL,
+        before   TEXT,
+        after    TEXT NOT NULL,
+        created  REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS undo_log_session ON undo_log (session, rater, id);
+    """,
 )
+MAX_SESSION_CHARS = 128
+# What an undo restores: the answer a write changed (the item itself never changes).
+_ANSWER = {"rating": ("ratings", ("score",)),
+           "vote": ("votes", ("headline_a", "headline_b", "source_a", "source_b", "winner"))}
 
 RATING_COLUMNS = ["id", "created", "rater", "article", "headline", "score", "source", "temperature", "item_key"]
 VOTE_COLUMNS = ["id", "created", "rater", "article", "headline_a", "headline_b", "winner",
@@ -228,14 +255,16 @@ class RatingsStore:
 
     # ----------------------------------------------------------------------------- ratings and votes
     def add_rating(self, article: str, headline: str, score: int, rater: str, source: str = "",
-                   temperature: float | None = None, item_key: str | None = None) -> int:
+                   temperature: float | None = None, item_key: str | None = None, session: str | None = None) -> int:
         """Store a 1-5 star rating and return its id. The same (rater, item) again updates the score
-        and returns the same id (see the module docstring)."""
+        and returns the same id (see the module docstring). With a `session` token the write is
+        journalled, so `undo_last(rater, session)` can take it back."""
         article, headline = _text(article, "article"), _text(headline, "headline")
         score, rater = _score(score), _rater(rater)
         source, temperature = _optional_text(source, "source"), _temperature(temperature)
-        key = _key(item_key) or rating_key(article, headline)
+        key, session = _key(item_key) or rating_key(article, headline), _session(session)
         with self._write() as conn:
+            before = self._answer(conn, "rating", "rater = ? AND item_key = ?", (rater, key))
             row = conn.execute(
                 """INSERT INTO ratings (article, headline, source, temperature, score, rater, created, item_key)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -243,12 +272,15 @@ class RatingsStore:
                    RETURNING id""",
                 (article, headline, source, temperature, score, rater, time.time(), key),
             ).fetchone()
+            self._journal(conn, session, rater, "rating", int(row[0]), before)
         return int(row[0])
 
     def add_vote(self, article: str, headline_a: str, headline_b: str, winner: str, rater: str,
-                 source_a: str = "", source_b: str = "", item_key: str | None = None) -> int:
+                 source_a: str = "", source_b: str = "", item_key: str | None = None,
+                 session: str | None = None) -> int:
         """Store an A/B vote (winner: a, b, tie or both_bad) and return its id. The same (rater,
-        pair) again replaces the vote, in the order now shown, and returns the same id."""
+        pair) again replaces the vote, in the order now shown, and returns the same id. A
+        `session` token journals the write for `undo_last`."""
         article = _text(article, "article")
         headline_a, headline_b = _text(headline_a, "headline_a"), _text(headline_b, "headline_b")
         if headline_a == headline_b:
@@ -257,8 +289,9 @@ class RatingsStore:
             raise StudioError(f"The winner must be one of {', '.join(WINNERS)}, not {winner!r}.")
         rater = _rater(rater)
         source_a, source_b = _optional_text(source_a, "source_a"), _optional_text(source_b, "source_b")
-        key = _key(item_key) or pair_key(article, headline_a, headline_b)
+        key, session = _key(item_key) or pair_key(article, headline_a, headline_b), _session(session)
         with self._write() as conn:
+            before = self._answer(conn, "vote", "rater = ? AND item_key = ?", (rater, key))
             row = conn.execute(
                 """INSERT INTO votes (article, headline_a, headline_b, source_a, source_b, winner, rater, created, item_key)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -268,26 +301,80 @@ class RatingsStore:
                    RETURNING id""",
                 (article, headline_a, headline_b, source_a, source_b, winner, rater, time.time(), key),
             ).fetchone()
+            self._journal(conn, session, rater, "vote", int(row[0]), before)
         return int(row[0])
 
-    def undo_last(self, rater: str) -> dict | None:
-        """Delete this rater's most recent rating or vote (whichever is newer) and return it as a
-        dict with `kind` ("rating" or "vote"); None if the rater has nothing to undo."""
-        rater = _rater(rater)
-        with self._write() as conn:  # read and delete under one write lock
-            rating = conn.execute(
-                "SELECT * FROM ratings WHERE rater = ? ORDER BY created DESC, id DESC LIMIT 1", (rater,)
-            ).fetchone()
-            vote = conn.execute(
-                "SELECT * FROM votes WHERE rater = ? ORDER BY created DESC, id DESC LIMIT 1", (rater,)
-            ).fetchone()
-            if rating is None and vote is None:
-                return None
-            if vote is None or (rating is not None and rating["created"] >= vote["created"]):
-                conn.execute("DELETE FROM ratings WHERE id = ?", (rating["id"],))
-                return dict(rating, kind="rating")
-            conn.execute("DELETE FROM votes WHERE id = ?", (vote["id"],))
-            return dict(vote, kind="vote")
+    def rate_queued(self, queue_id: int, item_key: str, score: int, rater: str, session: str | None = None) -> int:
+        """Rate the star-queue row `queue_id`, the one the rater saw: its id and item key travel
+        with the click. Refuses (StudioError) a row that left the queue or holds other text."""
+        row = self._queued("queue", queue_id, item_key)
+        return self.add_rating(row["article"], row["headline"], score, rater, source=row["source"],
+                               temperature=row["temperature"], session=session)
+
+    def vote_queued(self, pair_id: int, item_key: str, winner: str, rater: str, swapped: bool = False,
+                    session: str | None = None) -> int:
+        """Vote on the A/B-queue row `pair_id` as it was shown: `swapped` = its B headline was shown
+        on the left, and `winner` refers to the sides as shown. Refuses a row that left the queue."""
+        row = self._queued("pair_queue", pair_id, item_key)
+        a, b = ("b", "a") if swapped else ("a", "b")
+        return self.add_vote(row["article"], row[f"headline_{a}"], row[f"headline_{b}"], winner, rater,
+                             source_a=row[f"source_{a}"], source_b=row[f"source_{b}"], session=session)
+
+    def _queued(self, table: str, row_id: Any, item_key: Any) -> sqlite3.Row:
+        try:
+            row_id = int(row_id)
+        except (TypeError, ValueError):
+            raise StudioError("A queue item is named by its id (a whole number).") from None
+        rows = self._read(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+        if not rows:
+            raise StudioError("This item is no longer in the queue (the owner cleared it); nothing was saved.")
+        if rows[0]["item_key"] != item_key:
+            raise StudioError("This item changed since it was shown; nothing was saved. Rate the item now shown.")
+        return rows[0]
+
+    def undo_last(self, rater: str, session: str) -> dict | None:
+        """Take back the newest write this browser `session` made for `rater`: a new rating or vote
+        is deleted, a changed one gets its earlier answer back. Returns the undone row as a dict
+        with `kind` ("rating" or "vote") and `restored` (True when an earlier answer came back);
+        None when this session has nothing (left) to undo. Writes of other sessions, also under
+        the same rater name, are never touched; an answer changed since (in another tab) is left
+        as it is and that step is dropped."""
+        rater, session = _rater(rater), _session(session)
+        if session is None:
+            raise StudioError("Undo needs the browser session that made the rating.")
+        with self._write() as conn:  # read and change under one write lock
+            steps = conn.execute("SELECT * FROM undo_log WHERE session = ? AND rater = ? ORDER BY id DESC",
+                                 (session, rater)).fetchall()
+            for step in steps:
+                conn.execute("DELETE FROM undo_log WHERE id = ?", (step["id"],))
+                table, columns = _ANSWER[step["kind"]]
+                current = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (step["row_id"],)).fetchone()
+                if current is None or json.dumps([current[c] for c in columns]) != step["after"]:
+                    continue  # changed or removed since: not ours to take back
+                if step["before"] is None:
+                    conn.execute(f"DELETE FROM {table} WHERE id = ?", (step["row_id"],))
+                else:
+                    conn.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                                 (*json.loads(step["before"]), step["row_id"]))
+                return dict(current, kind=step["kind"], restored=step["before"] is not None)
+        return None
+
+    @staticmethod
+    def _answer(conn: sqlite3.Connection, kind: str, where: str, params: tuple) -> str | None:
+        """The answer part of a row as JSON (what undo restores), or None when there is no row."""
+        table, columns = _ANSWER[kind]
+        row = conn.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}", params).fetchone()
+        return None if row is None else json.dumps(list(row))
+
+    def _journal(self, conn: sqlite3.Connection, session: str | None, rater: str, kind: str, row_id: int,
+                 before: str | None) -> None:
+        if session is None:
+            return
+        after = self._answer(conn, kind, "id = ?", (row_id,))
+        if after == before:
+            return  # a double click changed nothing: nothing to undo either
+        conn.execute("INSERT INTO undo_log (session, rater, kind, row_id, before, after, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (session, rater, kind, row_id, before, after, time.time()))
 
     # ----------------------------------------------------------------------------- queues
     def enqueue(self, items: list[dict]) -> int:
@@ -539,6 +626,14 @@ def _rater(value: Any) -> str:
     if len(name) > MAX_RATER_CHARS:
         raise StudioError(f"The rater name is {len(name)} characters long; keep it to {MAX_RATER_CHARS}.")
     return name
+
+
+def _session(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_SESSION_CHARS:
+        raise StudioError(f"A session token is text of at most {MAX_SESSION_CHARS} characters.")
+    return value
 
 
 def _score(value: Any) -> int:

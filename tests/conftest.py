@@ -28,6 +28,20 @@ def studio_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture()
+def articles(tmp_path):
+    """A small articles file: 12 training and 3 held-out sample articles (policy-training tests)."""
+    import pandas as pd
+
+    from rlhf_core import paths
+
+    frame = pd.read_csv(paths.sample_data_dir() / "articles.csv")
+    frame = pd.concat([frame[frame.split == "train"].head(12), frame[frame.split == "test"].head(3)])
+    path = tmp_path / "articles.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches():
     """st.cache_resource is process-global: clear it so each AppTest starts from nothing."""

@@ -207,10 +207,10 @@ def test_policy_page_runs_two_grpo_steps_then_evaluate_scores_the_run(with_tiny)
         assert at.latex, algo
     assert reward_run in at.selectbox(key="policy_reward").value
     at.selectbox(key="policy_spec").set_value("a folder or hub id").run()
-    at.text_input(key="policy_dir").set_value("tiny-init")  # random weights: no SFT pre-training in a test
+    at.text_input(key="policy_dir").set_value("tiny-init").run()  # random weights; the widgets take tiny's defaults
     for name, value in (("steps", 2), ("prompts_per_step", 1), ("group_size", 2), ("sample_every", 1)):
-        at.number_input(key=f"policy_param_grpo_{name}").set_value(value)
-    at.number_input(key="policy_param_gen_max_new_tokens").set_value(8)
+        at.number_input(key=f"policy_param_grpo_tiny_{name}").set_value(value)
+    at.number_input(key="policy_param_grpo_tiny_gen_max_new_tokens").set_value(8)
     at.button(key="policy_start").click().run()
     assert not at.exception and not at.error, texts(at.error)
     at = run_until(at, lambda a: "policy_run" in [s.key for s in a.selectbox])
@@ -246,11 +246,11 @@ def test_dpo_trains_on_a_dataset_plus_votes_collected_on_the_rate_page(with_tiny
     at = open_page("pages/policy.py")
     at.radio(key="policy_algo").set_value("DPO").run()
     at.selectbox(key="policy_spec").set_value("a folder or hub id").run()
-    at.text_input(key="policy_dir").set_value("tiny-init")
+    at.text_input(key="policy_dir").set_value("tiny-init").run()
     at.selectbox(key="policy_data_dpo").set_value("small-prefs")
     at.checkbox(key="policy_use_votes").check()
     for name, value in (("steps", 2), ("sample_every", 0)):
-        at.number_input(key=f"policy_param_dpo_{name}").set_value(value)
+        at.number_input(key=f"policy_param_dpo_tiny_{name}").set_value(value)
     at.button(key="policy_start").click().run()
     assert not at.exception and not at.error, texts(at.error)
     at = run_until(at, lambda a: "policy_run" in [s.key for s in a.selectbox])

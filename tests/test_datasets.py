@@ -21,7 +21,9 @@ PREFS = '{"prompt": "A", "chosen": "Good", "rejected": "Bad", "margin": 0.25}\n{
 @pytest.mark.parametrize(
     "raw, expected",
     [("My Ratings", "my-ratings"), ("../../etc/passwd", "etc-passwd"), ("..", None), ("a/b\\c", "a-b-c"),
-     ("  .hidden", "hidden"), ("ok_name-1.v2", "ok_name-1.v2"), ("日本", None), ("x" * 100, "x" * 64)],
+     ("  .hidden", "hidden"), ("ok_name-1.v2", "ok_name-1.v2"), ("日本", "日本"), ("отзывы", "отзывы"),
+     ("Отзывы 2024", "отзывы-2024"), ("評価.csv", "評価.csv"), ("😀", None), ("\u202e..", None),
+     ("x" * 100, "x" * 64), ("𠀀" * 64, "𠀀" * 45)],
 )
 def test_safe_name(raw, expected):
     if expected is None:
@@ -67,6 +69,25 @@ def test_fingerprint_is_content_only_and_detects_edits():
     data.write_text(data.read_text(encoding="utf-8").replace("Head two", "Tampered"), encoding="utf-8")
     with pytest.raises(DataError, match="changed on disk"):
         load_dataset("edited")
+
+
+def test_non_ascii_upload_names_save_and_two_names_for_one_folder_never_overwrite(studio_home):
+    from rlhf_core.data.datasets import suggest_name
+
+    ratings, prefs = load_bytes("отзывы.csv", RATINGS.encode()), load_bytes("評価.jsonl", PREFS.encode())
+    assert (suggest_name("отзывы.csv"), suggest_name("評価.csv"), suggest_name("😀.csv")) == ("отзывы", "評価", "upload")
+    assert save_dataset(suggest_name("отзывы.csv"), ratings).name == "отзывы"
+    assert save_dataset(suggest_name("評価.jsonl"), prefs).name == "評価"
+    assert load_dataset("отзывы").source == "отзывы.csv" and load_dataset("評価").kind == "preferences"
+    # "My Ratings" and "my ratings" clean to the same folder: the second is refused, the first kept
+    save_dataset("My Ratings", ratings)
+    with pytest.raises(DataError, match="would share the folder 'my-ratings'"):
+        save_dataset("my ratings", prefs)
+    assert load_dataset("My Ratings").kind == "ratings"
+    save_dataset("My Ratings", prefs)  # the same name again replaces, as before
+    assert load_dataset("My Ratings").kind == "preferences"
+    # one folder swap: nothing but the dataset's two files, no temporary folder left behind
+    assert sorted(p.name for p in paths.datasets_dir().iterdir()) == ["my-ratings", "отзывы", "評価"]
 
 
 def test_resave_replaces_and_delete_removes():

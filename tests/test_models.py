@@ -32,8 +32,12 @@ def test_train_tokenizer_is_deterministic_and_round_trips():
 
 
 def test_tiny_tokenizer_is_cached_and_identical_across_homes(tmp_path, monkeypatch):
+    shipped = tiny.tiny_tokenizer()  # the shipped preset's: nothing trained or cached
+    assert not (tiny.paths.models_dir() / tiny.TOKENIZER_DIR / "tokenizer.json").is_file()
+    monkeypatch.setattr(tiny, "SHIPPED_DIR", tmp_path / "not-shipped")  # a checkout without the preset
     first = tiny.tiny_tokenizer()
     assert (tiny.paths.models_dir() / tiny.TOKENIZER_DIR / "tokenizer.json").is_file()
+    assert first.get_vocab() == shipped.get_vocab()
     monkeypatch.setenv("RLHF_STUDIO_MODELS", str(tmp_path / "other_cache"))
     second = tiny.tiny_tokenizer()  # trained again from scratch in a fresh model cache
     assert first.get_vocab() == second.get_vocab()

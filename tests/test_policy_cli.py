@@ -58,4 +58,4 @@ def test_policy_train_errors_are_plain(tmp_path, capsys):
     assert "--beta does not apply" in capsys.readouterr().err
     assert main(["policy", "train", "--algo", "grpo", "--policy", "tiny-init", "--reward", "r", "--data", "x.csv",
                  "--out", str(tmp_path), "--steps", "0"]) == 2
-    assert "steps must be at least 1" in capsys.readouterr().err
+    assert "steps must be between 1 and 100,000" in capsys.readouterr().err

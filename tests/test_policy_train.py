@@ -19,15 +19,6 @@ GEN = GenerationConfig(max_new_tokens=6, max_prompt_tokens=48)
 
 
 
-@pytest.fixture()
-def articles(tmp_path):
-    frame = pd.read_csv(paths.sample_data_dir() / "articles.csv")
-    frame = pd.concat([frame[frame.split == "train"].head(12), frame[frame.split == "test"].head(3)])
-    path = tmp_path / "articles.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
 def gold_reward(articles, headlines):
     """A real reward function (the wire editor's score), standing in for a trained reward model."""
     from rlhf_core.data.personas import get_persona
@@ -139,8 +130,10 @@ def test_grpo_two_steps_checkpoint_and_resume(articles, tmp_path):
                 "loss/policy", "completion/length", "policy/beta"):
         assert key in metrics[-1], key
     assert metrics[-1]["policy/kl"] > 0  # the policy moved away from the reference
-    samples = metrics[-1]["samples"]
+    samples = [s for s in metrics[-1]["samples"] if s.get("source") != "rollout"]  # the probes
     assert len(samples) == 2 and {"article", "headline", "reward", "gold"} <= set(samples[0])
+    overrated = [s for s in metrics[-1]["samples"] if s.get("source") == "rollout"]  # what fools the reward model
+    assert len(overrated) == 1 and overrated[0]["reward"] - overrated[0]["gold"] >= -1
     assert (tmp_path / "run" / "checkpoint-1" / "studio_policy.json").is_file()
     # resume from checkpoint-1: the run continues at step 2
     resumed = list(train_policy("grpo", GRPOConfig(**{**cfg.__dict__, "resume_from": str(tmp_path / "run" / "checkpoint-1")}),

@@ -21,6 +21,29 @@ def _texts(at) -> list[str]:
     return [t.value for t in at.text]
 
 
+def _button(at, prefix: str, suffix: str):
+    """The one button drawn now whose key starts with `prefix` and ends with `suffix` (keys name the item)."""
+    found = [b for b in at.button if b.key and b.key.startswith(prefix) and b.key.endswith(suffix)]
+    assert len(found) == 1, [b.key for b in at.button]
+    return found[0]
+
+
+def _star(at, stars: int):
+    return _button(at, keys.RATE_STARS, f"_{stars}")
+
+
+def late_click(at, stale) -> None:
+    """Deliver a click on a button drawn in an EARLIER run (a double click, or a key press that
+    reaches the server after the rerun), as the browser sends it: a trigger for that widget's id."""
+    states = at._tree.get_widget_states()
+    kept = [w for w in states.widgets if w.id != stale.id]
+    del states.widgets[:]
+    states.widgets.extend(kept)
+    stale.click()
+    states.widgets.append(stale._widget_state)
+    at._run(states)
+
+
 def _rate_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages/rate.py"), default_timeout=TIMEOUT)
     at.run()
@@ -38,7 +61,7 @@ def test_star_rating_lands_in_the_store_skip_and_undo(studio_home):
     assert "Council approves bridge plan" in _texts(at)
     assert at.session_state[keys.RATE_RATER_NAME] == "alice"
 
-    at.button(key=f"{keys.RATE_STARS}4").click().run()
+    _star(at, 4).click().run()
     assert not at.exception, at.exception
     frame = store.ratings_frame()
     assert frame[["rater", "headline", "score", "source"]].values.tolist() == [
@@ -46,7 +69,7 @@ def test_star_rating_lands_in_the_store_skip_and_undo(studio_home):
     assert "Bridge vote shocks town" in _texts(at)  # the next item, never the rated one again
     assert "Council approves bridge plan" not in _texts(at)
 
-    at.button(key=keys.RATE_SKIP).click().run()
+    _button(at, keys.RATE_SKIP, "").click().run()
     assert "Riverton spends $49m" in _texts(at) and len(store.ratings_frame()) == 1
 
     at.button(key=keys.RATE_UNDO).click().run()
@@ -75,7 +98,7 @@ def test_ab_vote_reveals_the_models_only_after_the_vote(studio_home):
     everything = " ".join(_texts(at) + [m.value for m in at.markdown] + [str(d.value) for d in at.dataframe])
     assert "model-rlhf" not in everything and "model-base" not in everything  # blind before the vote
 
-    at.button(key=f"{keys.RATE_VOTE}a").click().run()
+    _button(at, keys.RATE_VOTE, "_a").click().run()
     assert not at.exception, at.exception
     votes = store.votes_frame()
     assert len(votes) == 1 and votes.loc[0, "winner"] == "a" and votes.loc[0, "rater"] == "bob"
@@ -89,6 +112,51 @@ def test_ab_vote_reveals_the_models_only_after_the_vote(studio_home):
 
     at.button(key=keys.RATE_UNDO).click().run()
     assert store.votes_frame().empty
+
+
+def test_a_late_second_click_never_rates_the_next_item(studio_home):
+    """Double click / key press delivered after the rerun: it lands on the item the rater saw."""
+    store = RatingsStore()
+    store.enqueue([{"article": ARTICLE, "headline": h, "source": "tiny"} for h in ("Seen first", "Never seen", "Third")])
+    at = _rate_page()
+    at.text_input(key=keys.RATE_RATER).input("alice").run()
+    clicked = _star(at, 3)
+    clicked.click().run()  # the first click: rates "Seen first", the page moves on to "Never seen"
+    assert "Never seen" in _texts(at)
+    late_click(at, clicked)  # the second click of the double click arrives now
+    assert not at.exception, at.exception
+    frame = store.ratings_frame()
+    assert frame[["headline", "score"]].values.tolist() == [["Seen first", 3]]  # the next item is untouched
+    assert "Never seen" in _texts(at)
+
+    store.enqueue_pairs([{"article": ARTICLE, "headline_a": "Pair one A", "headline_b": "Pair one B"},
+                         {"article": ARTICLE, "headline_a": "Pair two A", "headline_b": "Pair two B"}])
+    at.radio(key=keys.RATE_MODE).set_value("Blind A/B").run()
+    verdict = _button(at, keys.RATE_VOTE, "_tie")
+    verdict.click().run()
+    late_click(at, verdict)
+    votes = store.votes_frame()
+    assert len(votes) == 1 and set(votes[["headline_a", "headline_b"]].iloc[0]) == {"Pair one A", "Pair one B"}
+
+
+def test_undo_in_another_browser_cannot_remove_alices_ratings(studio_home):
+    """?rater=alice in a second browser: Undo there finds nothing of alice's to take back."""
+    store = RatingsStore()
+    store.enqueue([{"article": ARTICLE, "headline": h, "source": "tiny"} for h in ("One", "Two")])
+    alice = _rate_page()
+    alice.text_input(key=keys.RATE_RATER).input("alice").run()
+    _star(alice, 5).click().run()
+    _star(alice, 4).click().run()
+    intruder = AppTest.from_file(str(ROOT / "pages/rate.py"), default_timeout=TIMEOUT)
+    intruder.query_params["rater"] = "alice"
+    intruder.run()
+    for _ in range(3):
+        intruder.button(key=keys.RATE_UNDO).click().run()
+    assert not intruder.exception, intruder.exception
+    assert sorted(store.ratings_frame()["score"].tolist()) == [4, 5]
+    assert any("Nothing to undo" in t.body for t in intruder.toast)
+    alice.button(key=keys.RATE_UNDO).click().run()  # alice's own undo still works
+    assert store.ratings_frame()["score"].tolist() == [5]
 
 
 def test_owner_sees_guidelines_editor_agreement_and_exports(studio_home):

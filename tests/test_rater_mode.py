@@ -24,11 +24,84 @@ ARTIFACTS = ROOT / "test-artifacts" / "rater_mode"
 ARTICLE = "Riverton council voted 7 to 2 on Tuesday to approve a $49 million plan to rebuild the Main Street bridge."
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False),
-                                             ("", False), ("no", False)])
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False),
+                                             ("", False), ("no", False), ("off", False)])
 def test_rater_mode_switch_from_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv(keys.ENV_VAR, value)
     assert keys.rater_mode() is expected  # and no secrets.toml here: tolerated
+
+
+@pytest.mark.parametrize("value", ["ture", "2", "rater", "enabled", "y e s"])
+def test_an_unrecognised_value_fails_closed(monkeypatch, value):
+    """A typo must not serve the owner's app: the server shows why and stops."""
+    monkeypatch.setenv(keys.ENV_VAR, value)
+    with pytest.raises(keys.RaterModeError, match=keys.ENV_VAR):
+        keys.rater_mode()
+    stopped = []
+    monkeypatch.setattr(keys, "stop_server", stopped.append)
+    RatingsStore().enqueue([{"article": ARTICLE, "headline": "Council approves bridge plan", "source": "tiny"}])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert any("Rater mode is misconfigured" in e.value and "neither on" in e.value for e in at.error)
+    assert stopped and not at.title and not at.button and not at.text_input  # nothing of any page
+    page = AppTest.from_file(str(ROOT / "pages/rate.py"), default_timeout=60).run()  # reached directly
+    assert not page.exception and not page.button and any("misconfigured" in e.value for e in page.error)
+
+
+def test_an_unreadable_secrets_file_fails_closed(monkeypatch, tmp_path):
+    import streamlit as st
+    from streamlit import config
+
+    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    broken = tmp_path / "secrets.toml"
+    broken.write_text("rater_mode = tru\n")  # not TOML
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(broken)])
+    st.secrets._reset()
+    stopped = []
+    monkeypatch.setattr(keys, "stop_server", stopped.append)
+    try:
+        with pytest.raises(keys.RaterModeError, match="could not be read"):
+            keys.rater_mode()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        assert not at.exception, at.exception
+        assert any("could not be read" in e.value for e in at.error) and stopped and not at.title
+        broken.write_text("rater_mode = 'perhaps'\n")  # readable, but neither on nor off
+        st.secrets._reset()
+        with pytest.raises(keys.RaterModeError, match="secret rater_mode"):
+            keys.rater_mode()
+        broken.unlink()  # no secrets file at all: owner mode, as before
+        st.secrets._reset()
+        assert keys.rater_mode() is False
+    finally:
+        config.set_option("secrets.files", saved)
+        st.secrets._reset()
+
+
+def test_the_owner_app_binds_to_loopback_unless_told_otherwise(studio_home, tmp_path):
+    """Started without --server.address (as README says for the owner), the server listens on
+    127.0.0.1 only, so the rater port's network cannot reach it. Read from /proc/net/tcp*."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        pytest.skip("needs Linux /proc/net/tcp")
+    port = _free_port()
+    log = open(tmp_path / "owner.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.fileWatcherType", "none"],
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(port, server)
+        listening = []
+        for table in tables:
+            for line in table.read_text().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if int(hex_port, 16) == port and state == "0A":  # 0A = LISTEN
+                    listening.append(address)
+        assert listening and set(listening) <= {"0100007F", "00000000000000000000000001000000"}, listening
+    finally:
+        _stop(server)
+        log.close()
 
 
 def test_app_in_rater_mode_has_only_the_rate_page_and_no_owner_controls(monkeypatch):
@@ -45,7 +118,7 @@ def test_app_in_rater_mode_has_only_the_rate_page_and_no_owner_controls(monkeypa
     assert RatingsStore().get_guidelines().splitlines()[0] in [t.value.splitlines()[0] for t in at.text]
     owner_keys = {keys.RATE_QUEUE_GO, keys.RATE_RETRAIN_GO, keys.RATE_GUIDELINES_SAVE}
     assert not owner_keys & {b.key for b in at.button}
-    at.button(key=f"{keys.RATE_STARS}5").click().run()
+    next(b for b in at.button if b.key.startswith(keys.RATE_STARS) and b.key.endswith("_5")).click().run()
     assert RatingsStore().ratings_frame()["score"].tolist() == [5]
 
 
@@ -111,6 +184,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
@@ -182,6 +263,9 @@ def test_rater_server_and_owner_process_share_one_database(studio_home, tmp_path
             for done in range(1, 7):
                 page.get_by_role("button", name="4 ★").click()
                 playwright.expect(page.get_by_text(f"{done} of 6 headlines rated")).to_be_visible()
+                # as a person would: click again once the next headline is drawn. A click on the
+                # previous item's fading buttons rates that item again (ui/rating.py), not this one
+                playwright.expect(page.locator("[data-stale='true']")).to_have_count(0)
             playwright.expect(page.get_by_text("Nothing left to rate")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "2-all-rated.png"))
             browser.close()
@@ -192,11 +276,7 @@ def test_rater_server_and_owner_process_share_one_database(studio_home, tmp_path
     finally:
         if owner is not None and owner.poll() is None:
             owner.kill()
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
         server_log.close()
         print((tmp_path / "server.log").read_text())
     # 3. nothing lost, nothing duplicated, the file is intact; each side saw the other's writes

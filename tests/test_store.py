@@ -33,7 +33,7 @@ def test_schema_pragmas_and_default_path(store, studio_home):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     # re-opening an existing database does not re-migrate or lose data
     store.add_rating("article", "headline", 3, "ann")
     again = RatingsStore(store.path)
@@ -105,23 +105,78 @@ def test_double_click_is_idempotent(store):
     assert store.add_rating("x", "y", 3, "cy", item_key="q-1") == store.add_rating("x2", "y2", 4, "cy", item_key="q-1")
 
 
-def test_undo_last_removes_the_newest_entry_of_that_rater_only(store):
-    assert store.undo_last("ann") is None
-    store.add_rating("a1", "h1", 3, "ann")
-    store.add_vote("a2", "x", "y", "tie", "ann")
-    store.add_rating("a3", "h3", 5, "bob")
-    time.sleep(0.002)
-    store.add_rating("a4", "h4", 1, "ann")
-    undone = store.undo_last("ann")
-    assert undone["kind"] == "rating" and undone["headline"] == "h4" and undone["score"] == 1
-    undone = store.undo_last("ann")
-    assert undone["kind"] == "vote" and undone["winner"] == "tie"
-    assert store.undo_last("ann")["headline"] == "h1"
-    assert store.undo_last("ann") is None
-    assert store.ratings_frame()["rater"].tolist() == ["bob"]
-    # an undone item can be rated again
-    store.add_rating("a4", "h4", 2, "ann")
-    assert len(store.ratings_frame()) == 2
+def test_undo_takes_back_only_this_sessions_writes(store):
+    """?rater=alice in another browser must not wipe alice's ratings: undo is bound to the session
+    that wrote, walks back only that session's history, and restores an answer a write replaced."""
+    assert store.undo_last("ann", "tab-1") is None
+    store.add_rating("a0", "h0", 4, "ann")  # written without a session (e.g. an import): never undone
+    store.add_rating("a1", "h1", 3, "ann", session="tab-1")
+    store.add_vote("a2", "x", "y", "tie", "ann", session="tab-1")
+    store.add_rating("a3", "h3", 5, "bob", session="tab-1")
+    store.add_rating("a4", "h4", 1, "ann", session="tab-2")  # ann again, in another browser
+    assert store.undo_last("ann", "intruder") is None  # a new session with ann's name: nothing to undo
+    assert len(store.ratings_frame()) == 4 and len(store.votes_frame()) == 1
+    undone = store.undo_last("ann", "tab-1")
+    assert undone["kind"] == "vote" and undone["winner"] == "tie" and undone["restored"] is False
+    assert store.undo_last("ann", "tab-1")["headline"] == "h1"
+    assert store.undo_last("ann", "tab-1") is None  # h0 (no session) and h4 (tab-2) stay
+    assert sorted(store.ratings_frame()["headline"]) == ["h0", "h3", "h4"]
+    assert store.undo_last("ann", "tab-2")["headline"] == "h4"
+    # a re-rating in a later session replaced an answer: undo gives the earlier answer back
+    store.add_rating("a0", "h0", 2, "ann", session="tab-3")
+    store.add_rating("a0", "h0", 2, "ann", session="tab-3")  # a double click changes nothing: one step
+    undone = store.undo_last("ann", "tab-3")
+    assert undone["score"] == 2 and undone["restored"] is True
+    assert store.ratings_frame().set_index("headline").loc["h0", "score"] == 4
+    assert store.undo_last("ann", "tab-3") is None
+    # an answer changed since in another tab is not rolled back by the first tab's undo
+    store.add_rating("a5", "h5", 3, "ann", session="tab-4")
+    store.add_rating("a5", "h5", 5, "ann", session="tab-5")
+    assert store.undo_last("ann", "tab-4") is None
+    assert store.ratings_frame().set_index("headline").loc["h5", "score"] == 5
+    with pytest.raises(StudioError, match="session"):
+        store.undo_last("ann", "")
+
+
+def test_rate_queued_rates_exactly_the_row_the_click_named(store):
+    store.enqueue([{"article": "art", "headline": h, "source": "tiny", "temperature": 0.7} for h in ("first", "second")])
+    first, second = store.next_for_rater("ann", 2)
+    store.rate_queued(first["id"], first["item_key"], 4, "ann", session="s")
+    store.rate_queued(first["id"], first["item_key"], 4, "ann", session="s")  # the late second click
+    frame = store.ratings_frame()
+    assert frame[["headline", "score", "source", "temperature"]].values.tolist() == [["first", 4, "tiny", 0.7]]
+    assert store.next_for_rater("ann", 2)[0]["headline"] == "second"  # untouched
+    with pytest.raises(StudioError, match="changed"):
+        store.rate_queued(second["id"], first["item_key"], 2, "ann")
+    store.clear_queue("ratings")
+    with pytest.raises(StudioError, match="no longer in the queue"):
+        store.rate_queued(second["id"], second["item_key"], 2, "ann")
+    assert len(store.ratings_frame()) == 1
+    # votes: the sides as shown (swapped) are stored, and the winner refers to them
+    store.enqueue_pairs([{"article": "art", "headline_a": "left", "headline_b": "right", "source_a": "p", "source_b": "q"}])
+    pair = store.next_pair_for_rater("ann")
+    store.vote_queued(pair["id"], pair["item_key"], "a", "ann", swapped=True)
+    votes = store.votes_frame()
+    assert votes.loc[0, ["headline_a", "headline_b", "source_a", "winner"]].tolist() == ["right", "left", "q", "a"]
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path):
+    from rlhf_core.store import _MIGRATIONS
+
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(_MIGRATIONS[0])
+    conn.execute("INSERT INTO ratings (article, headline, score, rater, created, item_key) VALUES ('a', 'h', 3, 'ann', 1, ?)",
+                 (rating_key("a", "h"),))
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = RatingsStore(path)
+    assert store._conn().execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.ratings_frame()["headline"].tolist() == ["h"]
+    store.add_rating("a", "h", 5, "ann", session="s")
+    assert store.undo_last("ann", "s")["restored"] is True and store.ratings_frame()["score"].tolist() == [3]
+    store.close()
 
 
 def test_validation_messages(store):

@@ -12,7 +12,7 @@ from rlhf_core.lesson.report import curve_summary
 from ui import state
 from ui.charts import metrics_figure, runs_metrics_figure
 from ui.services import job_runner
-from ui.widgets import ACTIVE, job_panel, md_escape
+from ui.widgets import ACTIVE, job_panel, show_error
 
 STATUS_ICON = {plan.DONE: ":material/check_circle:", plan.LIVE: ":material/directions_run:",
                plan.BROKEN: ":material/error:", plan.PENDING: ":material/radio_button_unchecked:"}
@@ -63,7 +63,7 @@ def draw_stage(key: str, run_ids: list[str]) -> None:
     rows = next(iter(metrics.values()), [])
     info = runner.status(run_ids[0])
     if info.status == "failed":
-        st.error(md_escape(f"This stage failed: {info.error}"))
+        show_error(info.error or "no error recorded", "This stage failed")
     if key in ("newsroom", "hack_data", "rival_data") and info.summary:
         stars = info.summary.get("stars") or {}
         st.bar_chart(pd.DataFrame({"ratings": list(stars.values())}, index=[f"{k} stars" for k in stars]), height=200)

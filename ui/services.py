@@ -11,6 +11,21 @@ import streamlit as st
 
 
 @st.cache_resource(show_spinner=False)
+def _startup(home: str) -> list[str]:
+    from rlhf_core.paths import sweep_leftovers
+
+    return [str(p) for p in sweep_leftovers(home)]
+
+
+def startup() -> list[str]:
+    """Once per server process and data folder: sweep what killed writes left behind (half-written
+    checkpoints, folders a swap set aside, half-saved datasets). Returns what was removed."""
+    from rlhf_core.paths import studio_home
+
+    return _startup(str(studio_home()))
+
+
+@st.cache_resource(show_spinner=False)
 def _job_runner(runs_root: str):
     from rlhf_core.jobs import JobRunner
 

@@ -18,7 +18,7 @@ def import_trl_expander(page: str, run_key: str) -> None:
     before the widget is drawn.
     """
     from rlhf_core.errors import StudioError
-    from ui.widgets import md_escape
+    from ui.widgets import show_error
 
     with st.expander("Import a TRL run (a bundle trained on a cluster)", icon=":material/cloud_download:"):
         st.caption("Export a bundle (`python -m rlhf_core export trl ...`), train it anywhere with `accelerate launch`, "
@@ -35,7 +35,7 @@ def import_trl_expander(page: str, run_key: str) -> None:
                 with st.spinner("Loading the model and the log history..."):
                     result = import_trl_run(folder.strip())
             except StudioError as exc:
-                st.error(md_escape(exc))
+                show_error(exc, "Could not import the run")
                 return
             where = "on the Reward model page" if result["kind"] == "reward" else "on the Policy page"
             if (result["kind"] == "reward") == (page == "reward"):

@@ -7,12 +7,16 @@ metrics.jsonl. The worker thread never touches Streamlit; this fragment only rea
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
 from ui import state
+
+LOG = logging.getLogger("rlhf_studio")
 
 ACTIVE = ("queued", "running")
 STATUS_ICON = {  # Material icons: they render in markdown labels everywhere (emoji need an emoji font)
@@ -46,6 +50,49 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def md_escape(text: Any) -> str:
     """Untrusted text (file names, column names, errors quoting a file) made inert for markdown."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def error_text(exc: BaseException | str) -> str:
+    """What a user reads about an error: a StudioError's own sentence; anything else its type and
+    first line (the traceback belongs in the server log, not on the page)."""
+    from rlhf_core.errors import StudioError
+
+    if isinstance(exc, str):
+        return exc
+    text = str(exc).strip()
+    if isinstance(exc, StudioError):
+        return text or type(exc).__name__
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to process"
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first[:500]}" if first else type(exc).__name__
+
+
+def show_error(exc: BaseException | str, context: str = "") -> None:
+    """The one way an error reaches the page: one line, markdown made inert, never a traceback.
+
+    `context` is our own words ("Could not generate"); the error's text (which may quote a file,
+    a path or generated text) always goes through md_escape.
+    """
+    body = md_escape(error_text(exc))
+    st.error(f"**{context}.** {body}" if context else body, icon=":material/error:")
+
+
+@contextmanager
+def guarded(context: str) -> Iterator[None]:
+    """Run a page's action; any error becomes show_error(context) and its traceback a server log line.
+
+    st.stop() and st.rerun() pass through (they are BaseExceptions, not errors).
+    """
+    from rlhf_core.errors import StudioError
+
+    try:
+        yield
+    except StudioError as exc:
+        show_error(exc, context)
+    except Exception as exc:  # noqa: BLE001 - the point: no traceback on the page
+        LOG.exception("%s", context)
+        show_error(exc, context)
 
 
 def run_id_of(info: Any) -> str:
@@ -188,7 +235,7 @@ def job_panel(kind_label: str, run_id: str, draw: Callable[[list[dict], Any], No
             runner.cancel(run_id)
             st.toast("Cancelling: the job stops after its current step.")
     if status == "failed":
-        st.error(f"The run failed: {md_escape(run_get(info, 'error') or 'see the run folder for details')}")
+        show_error(run_get(info, "error") or "see the run folder for details", "The run failed")
     draw(metrics, info)
 
 

@@ -6,8 +6,13 @@ A saved dataset is a folder `datasets_dir()/<safe-name>/` holding
     meta.json    name, kind, rows, scale, source, created (UTC), warnings, fingerprint
 
 `fingerprint` is the SHA-256 of data.jsonl's bytes, so two saves of the same content share it
-and a file changed by hand is noticed on load. Both files are written atomically, data first:
-a folder without meta.json is an unfinished save and is never listed.
+and a file changed by hand is noticed on load. A save writes both files into a hidden temporary
+folder and swaps it in with one rename, so a reader (or a crash) sees the old dataset or the whole
+new one; a killed save leaves only the temporary folder, which `paths.sweep_leftovers` removes.
+
+Names: any text, letters of every script included (`отзывы`, `評価`), cleaned to a folder name by
+`safe_name`. Saving under a name replaces the dataset of that same name; a different name that
+cleans to the same folder ("My Ratings" after "my-ratings") is refused instead of overwriting it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
+import os
 import shutil
 import time
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +40,7 @@ _NUMERIC = ("score", "score_raw", "margin", "weight")
 
 
 MAX_NAME = 64  # characters of a dataset name
+MAX_NAME_BYTES = 180  # UTF-8 bytes of a folder name (file systems allow 255; temporary names add ~30)
 
 
 def prefixed_names(prefix: str, tables: list[str]) -> list[str]:
@@ -49,16 +56,33 @@ def prefixed_names(prefix: str, tables: list[str]) -> list[str]:
 
 
 def safe_name(name: str) -> str:
-    """A folder name made from any user text: letters, digits, '.', '_' and '-' only, no path tricks.
+    """A folder name made from any user text: letters and digits of any script, '.', '_' and '-'
+    only (everything else becomes '-'), lower case, no leading dot, no path tricks.
 
     >>> safe_name("../My ratings (v2).csv")
     'my-ratings-v2-.csv'
+    >>> safe_name("Отзывы 2024")
+    'отзывы-2024'
     """
-    cleaned = re.sub(r"[^a-z0-9._-]+", "-", str(name).strip().lower())
-    cleaned = re.sub(r"-{2,}", "-", cleaned).lstrip(".-_")[:MAX_NAME].rstrip(".")
-    if not cleaned:
-        raise DataError(f"'{name}' cannot be a dataset name: use letters or digits")
+    text = unicodedata.normalize("NFKC", str(name)).strip().casefold()
+    kept = "".join(ch if ch.isalnum() or ch in "._-" or unicodedata.category(ch) in ("Mn", "Mc") else "-" for ch in text)
+    while "--" in kept:
+        kept = kept.replace("--", "-")
+    cleaned = kept.lstrip(".-_")[:MAX_NAME]
+    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
+        cleaned = cleaned[:-1]
+    cleaned = cleaned.rstrip(".")
+    if not cleaned or not any(ch.isalnum() for ch in cleaned):
+        raise DataError(f"'{str(name)[:80]}' cannot be a dataset name: use letters or digits")
     return cleaned
+
+
+def suggest_name(file_name: str) -> str:
+    """A dataset name for an uploaded file: its cleaned stem, or 'upload' when nothing of it is usable."""
+    try:
+        return safe_name(Path(str(file_name)).stem)
+    except DataError:
+        return "upload"
 
 
 def _folder(name: str) -> Path:
@@ -89,13 +113,18 @@ def _canonical_bytes(loaded: LoadedData) -> bytes:
 
 
 def save_dataset(name: str, loaded: LoadedData) -> Path:
-    """Save a validated table as dataset `name` (replacing one of the same name). Returns its folder."""
+    """Save a validated table as dataset `name` (replacing one of the same name) in one folder swap.
+
+    Raises DataError when another name already saved there cleans to the same folder. Returns the folder.
+    """
     folder = _folder(name)
+    label = str(name).strip()
     if len(loaded.frame) == 0:
         raise DataError("cannot save an empty dataset")
     data = _canonical_bytes(loaded)
     meta = {
         "name": safe_name(name),
+        "label": label,
         "kind": loaded.kind,
         "rows": int(len(loaded.frame)),
         "scale": list(loaded.scale) if loaded.scale else None,
@@ -105,15 +134,41 @@ def save_dataset(name: str, loaded: LoadedData) -> Path:
         "fingerprint": hashlib.sha256(data).hexdigest(),
         "file": DATA_FILE,
     }
-    paths.atomic_write_bytes(folder / DATA_FILE, data)
-    paths.atomic_write_json(folder / META_FILE, meta)
+    tmp = paths.make_temp_dir(folder)
+    try:
+        paths.atomic_write_bytes(tmp / DATA_FILE, data)
+        paths.atomic_write_json(tmp / META_FILE, meta)
+        _refuse_other_name(folder, label)
+        if folder.exists():
+            paths.replace_dir(tmp, folder)  # the same name again: the new table replaces the old one
+        else:
+            try:
+                os.rename(tmp, folder)  # fails if another save created the folder meanwhile
+            except OSError:
+                _refuse_other_name(folder, label)
+                paths.replace_dir(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _refuse_other_name(folder: Path, label: str) -> None:
+    """DataError if `folder` holds a dataset saved under a different name than `label`."""
+    meta = paths.read_json(folder / META_FILE)
+    if not isinstance(meta, dict):
+        return  # no dataset there (or an unfinished save of an older version): free
+    existing = str(meta.get("label") or meta.get("name") or "")
+    if existing != label:
+        raise DataError(f"'{label}' and the saved dataset '{existing}' would share the folder '{folder.name}': "
+                        "choose another name (or delete the saved one first); nothing was overwritten")
 
 
 def list_datasets() -> list[dict]:
     """The meta of every saved dataset, newest first."""
     metas = []
     for folder in paths.datasets_dir().iterdir():
+        if folder.name.startswith("."):
+            continue  # a save in progress (or a killed one's leftover)
         meta = paths.read_json(folder / META_FILE) if folder.is_dir() else None
         if isinstance(meta, dict) and meta.get("kind") in KINDS:
             metas.append(meta)

@@ -16,19 +16,24 @@ never imported half-way:
                    dropped, each with a warning.
 
 The result is a `LoadedData` holding one of the canonical tables of `rlhf_core.data.schema`.
+
+Memory stays bounded (a 25 MB upload of short rows peaks well under 600 MB, bench/bench_upload_memory.py):
+step 2 checks the whole file's structure in a first pass that keeps no rows, step 4 reads the rows
+again in a second pass, CHUNK_ROWS at a time, and turns each chunk into compact columns (pandas'
+Arrow strings, float arrays) before reading the next. A per-row dict for every row of the file,
+the old way, cost 30 to 100 times the file's size. `read_columns` reads only the file's head.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
@@ -81,15 +86,20 @@ _FALSE = {"0", "false", "no", "n", "f", "", "0.0"}
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _TYPOGRAPHY = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u20ac\u00a3\u00b0\u00ab\u00bb\u00a0\u00b7"  # curly quotes, dashes, ...
 _SINGLE_COLUMN = "\x1f"  # ASCII unit separator: one-column files keep their commas
+CHUNK_ROWS = 20000  # rows read (as Python dicts) before they are packed into columns
+_TEXT_DTYPE = pd.Series(["text"]).dtype  # pandas' own string dtype: Arrow-backed ("str") in pandas 3
+HEADER_BYTES = 256 * 1024  # what read_columns reads of a file: its header and first rows
 
 
 @dataclass
 class _Rows:
-    """Step 2's output: the file's own column names and its rows, each with its real line number."""
+    """Step 2's output: the file's own column names and a way to read its rows again, each with its
+    real line number (the rows are not kept: `rows()` parses them anew, one at a time)."""
 
     file: str
     header: list[str]
-    rows: list[tuple[int, dict[str, Any]]]
+    rows: Callable[[], Iterator[tuple[int, dict[str, Any]]]]
+    count: int
     fmt: str  # "seed-lines" | "csv" | "json"
     delimiter: str | None = None
     header_line: int = 1
@@ -130,11 +140,19 @@ def load_bytes(name: str, data: bytes, kind: str | None = None, mapping: Mapping
 
 
 def read_columns(name: str, data: bytes) -> list[str]:
-    """The column names of an upload as written in its header (for a column-mapping form)."""
+    """The column names of an upload as written in its header (for a column-mapping form).
+
+    Reads only the first HEADER_BYTES (whole lines): a page calls this on every rerun, and the
+    header is all it needs. (JSON lines: the keys of the objects in that head.)
+    """
+    name = str(name or "upload")
     _check_size(len(data), name)
+    head = bytes(data[:HEADER_BYTES])
+    if len(data) > HEADER_BYTES and b"\n" in head:
+        head = head[: head.rfind(b"\n") + 1]
     warnings: list[str] = []
-    text = _decode(data, name, warnings)
-    return list(_parse(name, text, warnings).header)
+    text = _decode(head, name, warnings)
+    return list(_parse(name, text, warnings, header_only=True).header)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +170,7 @@ def _check_size(size: int, label: str) -> None:
 
 def _decode(data: bytes, label: str, warnings: list[str]) -> str:
     """Bytes to text, refusing binary files and bytes that do not read as text in any safe encoding."""
-    if not data.strip():
+    if not data or data.isspace():
         raise DataError("the file is empty", file=label)
     for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
                        (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
@@ -215,7 +233,7 @@ def _plausible_text(text: str) -> bool:
 def _check_text(text: str, label: str) -> str:
     if "\x00" in text:
         raise DataError("this is a binary file (it contains NUL characters), not a text file", file=label)
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError("the file is empty", file=label)
     return text
 
@@ -224,20 +242,45 @@ def _check_text(text: str, label: str) -> str:
 # Step 2: text -> rows
 
 
-def _parse(label: str, text: str, warnings: list[str]) -> _Rows:
+def _parse(label: str, text: str, warnings: list[str], header_only: bool = False) -> _Rows:
+    """Check the whole file's structure (one pass, keeping no rows) and return how to read its rows.
+
+    header_only: stop once the header is known (the column-mapping form), tolerating a cut-off end.
+    """
     suffix = Path(label).suffix.lower()
-    first = text.lstrip()[:1]
+    start = re.search(r"\S", text)
+    first = text[start.start()] if start else ""
     if suffix in {".jsonl", ".ndjson", ".json"} or first in {"{", "["}:
-        return _parse_json(label, text)
-    first_line = next(line for line in text.split("\n") if line.strip())
+        return _parse_json(label, text, header_only)
+    first_line = next(line for _, line in _iter_lines(text) if line.strip())
     if _is_seed_line(first_line):
         return _parse_seed_lines(label, text)
-    return _parse_delimited(label, text, suffix, warnings)
+    return _parse_delimited(label, text, suffix, warnings, header_only)
 
 
-def _split_lines(text: str) -> list[str]:
-    """Lines as an editor numbers them (\n, \r\n); str.splitlines would also split on \x0b, \u2028..."""
-    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number, line) as an editor numbers them (\n, \r\n), one at a time; str.splitlines would
+    also split on \x0b, \u2028... and build a list of every line at once."""
+    number, position, end = 0, 0, len(text)
+    while position < end:
+        newline = text.find("\n", position)
+        stop = end if newline < 0 else newline
+        number += 1
+        line = text[position:stop]
+        yield number, line[:-1] if line.endswith("\r") else line
+        position = stop + 1
+    if text.endswith("\n") or not text:
+        yield number + 1, ""
+
+
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _physical_lines(text: str) -> Iterator[str]:
+    """Lines with their endings, split on \r\n, \r or \n: what io.StringIO(text, newline="") gives the
+    csv reader, without StringIO's copy of the whole text at 4 bytes a character."""
+    for match in _PHYSICAL_LINE.finditer(text):
+        yield match.group()
 
 
 def _is_seed_line(line: str) -> bool:
@@ -255,65 +298,96 @@ def _is_seed_line(line: str) -> bool:
 
 
 def _parse_seed_lines(label: str, text: str) -> _Rows:
-    rows = []
-    for number, line in enumerate(_split_lines(text), start=1):
-        if not line.strip():
-            continue
-        if "\t" not in line:
-            raise DataError("expected `text<TAB>score` (like the other lines) but this line has no tab",
-                            file=label, line=number)
-        headline, score = line.rsplit("\t", 1)
-        rows.append((number, {"text": headline, "score": score}))
-    return _Rows(label, ["text", "score"], rows, "seed-lines", "\t", header_line=0)
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, line in _iter_lines(text):
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                raise DataError("expected `text<TAB>score` (like the other lines) but this line has no tab",
+                                file=label, line=number)
+            headline, score = line.rsplit("\t", 1)
+            yield number, {"text": headline, "score": score}
+
+    count = sum(1 for _ in rows())
+    return _Rows(label, ["text", "score"], rows, count, "seed-lines", "\t", header_line=0)
 
 
-def _parse_json(label: str, text: str) -> _Rows:
+def _json_error(label: str, exc: BaseException, line: int | None, column: str | None = None) -> DataError:
+    """A DataError for what json refuses beyond syntax: nesting too deep for the parser, integers
+    with more digits than Python converts (4,300), and keys that appear twice."""
+    if isinstance(exc, _DuplicateKey):
+        return DataError(f"key '{exc.args[0]}' appears twice in this object", file=label, line=line,
+                         column=exc.args[0])
+    if isinstance(exc, RecursionError):
+        return DataError("the JSON is nested too deeply (lists or objects inside each other hundreds of levels "
+                         "deep); each record must be a flat object of texts and numbers", file=label, line=line)
+    if "integer string conversion" in str(exc):
+        return DataError("invalid JSON: a number has more digits than can be read (over 4,300)", file=label, line=line)
+    return DataError(f"invalid JSON: {str(exc).split(';')[0][:200]}", file=label, line=line)
+
+
+def _parse_json(label: str, text: str, header_only: bool = False) -> _Rows:
     """JSON lines (one object per line), or a single JSON list of objects."""
-    items: list[tuple[int, Any]] = []
-    if text.lstrip().startswith("["):
-        items = _json_list_items(label, text)
-    else:
-        for number, line in enumerate(_split_lines(text), start=1):
+    listed = re.match(r"\s*\[", text) is not None
+
+    def items() -> Iterator[tuple[int, Any]]:
+        if listed:
+            yield from _json_list_items(label, text)
+            return
+        for number, line in _iter_lines(text):
             if not line.strip():
                 continue
             try:
-                items.append((number, json.loads(line, object_pairs_hook=_no_duplicate_keys)))
+                yield number, json.loads(line, object_pairs_hook=_no_duplicate_keys)
             except json.JSONDecodeError as exc:
                 raise DataError(f"invalid JSON: {exc.msg} (character {exc.colno}); each line must be one JSON object",
                                 file=label, line=number) from None
-            except _DuplicateKey as exc:
-                raise DataError(f"key '{exc.args[0]}' appears twice in this object", file=label, line=number,
-                                column=exc.args[0]) from None
+            except (_DuplicateKey, RecursionError, ValueError) as exc:
+                raise _json_error(label, exc, number) from None
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, value in items():
+            if not isinstance(value, dict):
+                raise DataError(f"expected a JSON object such as {{\"prompt\": ..., \"chosen\": ..., \"rejected\": ...}}, "
+                                f"found {type(value).__name__}", file=label, line=number)
+            yield number, value
+
     header: list[str] = []
-    rows = []
-    for number, value in items:
-        if not isinstance(value, dict):
-            raise DataError(f"expected a JSON object such as {{\"prompt\": ..., \"chosen\": ..., \"rejected\": ...}}, "
-                            f"found {type(value).__name__}", file=label, line=number)
-        for key in value:
-            if key not in header:
-                header.append(key)
-        rows.append((number, value))
+    seen: set[str] = set()
+    count = 0
+    try:
+        for _, value in rows():
+            count += 1
+            for key in value:
+                if key not in seen:
+                    seen.add(key)
+                    header.append(key)
+    except DataError:
+        if not (header_only and count):  # the head of a file may end in a cut-off record
+            raise
     _check_duplicate_columns(label, header, line=None)
-    if not rows:
+    if not count:
         raise DataError("the JSON file holds no records", file=label)
-    return _Rows(label, header, rows, "json", header_line=0)
+    return _Rows(label, header, rows, count, "json", header_line=0)
 
 
-def _json_list_items(label: str, text: str) -> list[tuple[int, Any]]:
+def _json_list_items(label: str, text: str) -> Iterator[tuple[int, Any]]:
     """The items of one JSON list, each with the line it starts on (decoded one by one for that)."""
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
-    items: list[tuple[int, Any]] = []
     position = text.index("[") + 1
+    line, counted = 1, 0  # line numbers counted incrementally (counting from 0 for each item is quadratic)
+    first = True
     try:
         while True:
             while position < len(text) and text[position] in " \t\r\n":
                 position += 1
-            if position < len(text) and text[position] == "]" and not items:
+            if position < len(text) and text[position] == "]" and first:
                 break
-            line = text.count("\n", 0, position) + 1
+            line += text.count("\n", counted, position)
+            counted = position
             value, position = decoder.raw_decode(text, position)
-            items.append((line, value))
+            first = False
+            yield line, value
             while position < len(text) and text[position] in " \t\r\n":
                 position += 1
             if position < len(text) and text[position] == ",":
@@ -324,10 +398,8 @@ def _json_list_items(label: str, text: str) -> list[tuple[int, Any]]:
             raise json.JSONDecodeError("expected ',' or ']' after a list item", text, position)
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg} (character {exc.colno})", file=label, line=exc.lineno) from None
-    except _DuplicateKey as exc:
-        raise DataError(f"key '{exc.args[0]}' appears twice in one object", file=label,
-                        line=text.count("\n", 0, position) + 1, column=exc.args[0]) from None
-    return items
+    except (_DuplicateKey, RecursionError, ValueError) as exc:
+        raise _json_error(label, exc, line + text.count("\n", counted, position)) from None
 
 
 class _DuplicateKey(Exception):
@@ -343,43 +415,67 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     return seen
 
 
-def _parse_delimited(label: str, text: str, suffix: str, warnings: list[str]) -> _Rows:
+def _parse_delimited(label: str, text: str, suffix: str, warnings: list[str], header_only: bool = False) -> _Rows:
     delimiter = _pick_delimiter(text, suffix, warnings)
     quoting = csv.QUOTE_MINIMAL
     if delimiter == "\t" and not re.search(r'(^|\t)"', text, flags=re.MULTILINE):
         quoting = csv.QUOTE_NONE  # plain TSV: a quote is just a character in a headline
     # Long articles are truncated later, with a warning, rather than refused by csv's 128 kB cell limit.
     csv.field_size_limit(max(csv.field_size_limit(), MAX_UPLOAD_BYTES))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
-    header: list[str] | None = None
-    header_line = 1
-    rows: list[tuple[int, dict[str, Any]]] = []
-    record_start, empty_rows = 1, 0
-    try:
-        for fields in reader:
-            line, record_start = record_start, reader.line_num + 1
-            if not any(f.strip() for f in fields):
-                empty_rows += bool(fields)
-                continue
+
+    def records() -> Iterator[tuple[int, list[str] | None, list[str]]]:
+        """(line, header or None, fields) of every non-empty record; the header's own line comes first."""
+        reader = csv.reader(_physical_lines(text), delimiter=delimiter, quoting=quoting, strict=True)
+        header: list[str] | None = None
+        record_start = 1
+        try:
+            for fields in reader:
+                line, record_start = record_start, reader.line_num + 1
+                if not any(f.strip() for f in fields):
+                    yield line, None, fields  # an empty row: counted, skipped
+                    continue
+                if header is None:
+                    header = [f.strip() for f in fields]
+                    _check_duplicate_columns(label, header, line)
+                    yield line, header, fields
+                    continue
+                if len(fields) > len(header) and not any(f.strip() for f in fields[len(header):]):
+                    fields = fields[: len(header)]  # trailing delimiters, as spreadsheets write them
+                if len(fields) != len(header):
+                    _raise_field_count(label, line, header, fields, delimiter)
+                yield line, header, fields
+        except csv.Error as exc:
+            if "end of data" in str(exc):
+                raise DataError("broken quoting: a quoted field that starts on this line is never closed", file=label,
+                                line=record_start) from None
+            started = f" (in the row that starts on line {record_start})" if record_start != reader.line_num else ""
+            raise DataError(f"broken quoting: {exc}{started}; a quote inside a text must be doubled (\"\")", file=label,
+                            line=reader.line_num) from None
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        header_seen = False
+        for line, header, fields in records():
             if header is None:
-                header, header_line = [f.strip() for f in fields], line
-                _check_duplicate_columns(label, header, line)
                 continue
-            if len(fields) > len(header) and not any(f.strip() for f in fields[len(header):]):
-                fields = fields[: len(header)]  # trailing delimiters, as spreadsheets write them
-            if len(fields) != len(header):
-                _raise_field_count(label, line, header, fields, delimiter)
-            rows.append((line, dict(zip(header, fields))))
-    except csv.Error as exc:
-        if "end of data" in str(exc):
-            raise DataError("broken quoting: a quoted field that starts on this line is never closed", file=label,
-                            line=record_start) from None
-        started = f" (in the row that starts on line {record_start})" if record_start != reader.line_num else ""
-        raise DataError(f"broken quoting: {exc}{started}; a quote inside a text must be doubled (\"\")", file=label,
-                        line=reader.line_num) from None
+            if not header_seen:
+                header_seen = True
+                continue
+            yield line, dict(zip(header, fields))
+
+    header: list[str] | None = None
+    header_line, count, empty_rows = 1, 0, 0
+    for line, found, fields in records():
+        if found is None:
+            empty_rows += bool(fields)
+        elif header is None:
+            header, header_line = found, line
+            if header_only:
+                break
+        else:
+            count += 1
     if header is None:
         raise DataError("the file is empty", file=label)
-    if not rows:
+    if not count and not header_only:
         raise DataError(f"the file has a header (line {header_line}: {', '.join(header)}) but no data rows", file=label,
                         line=header_line)
     if empty_rows:
@@ -388,12 +484,12 @@ def _parse_delimited(label: str, text: str, suffix: str, warnings: list[str]) ->
     if unnamed:
         names = ", ".join(map(str, unnamed))
         warnings.append(f"ignored column(s) {names}: no name in the header (a spreadsheet index?)")
-    return _Rows(label, header, rows, "csv", delimiter, header_line)
+    return _Rows(label, header, rows, count, "csv", delimiter, header_line)
 
 
 def _pick_delimiter(text: str, suffix: str, warnings: list[str]) -> str:
     """The delimiter that splits the header line into the most fields (ties go to the extension's)."""
-    header_line = next(line for line in text.split("\n") if line.strip())
+    header_line = next(line for _, line in _iter_lines(text) if line.strip())
     default = "\t" if suffix in {".tsv", ".tab", ".txt"} else ","
     candidates = [default] + [d for d in (",", "\t", ";", "|") if d != default]
     counts = {d: len(next(csv.reader([header_line], delimiter=d), [])) for d in candidates}
@@ -517,21 +613,30 @@ def _detect_kind(roles: dict[str, str], parsed: _Rows) -> str:
 
 
 class _Problems:
-    """Collects every bad cell, then raises the first (in line order) with a count of the others."""
+    """Counts every bad cell, then raises the first (in line order) with a count of the others.
+
+    Only the first problem is kept (a file bad on every one of its million rows must not hold a
+    million messages); ties on a line keep the one found first.
+    """
 
     def __init__(self, label: str):
-        self.label, self.items = label, []
+        self.label, self.first, self.count = label, None, 0
 
-    def add(self, line: int | None, column: str | None, message: str) -> None:
-        self.items.append((line or 0, column, message))
+    def add(self, line: int | None, column: str | None, message: str, times: int = 1) -> None:
+        item = (line or 0, column, message)
+        if self.first is None or item[0] < self.first[0]:
+            self.first = item
+        self.count += times
+
+    def __bool__(self) -> bool:
+        return self.count > 0
 
     def raise_if_any(self) -> None:
-        if not self.items:
+        if not self.count:
             return
-        self.items.sort(key=lambda item: item[0])
-        line, column, message = self.items[0]
-        if len(self.items) > 1:
-            message += f" ({len(self.items) - 1} more problem(s) in this file)"
+        line, column, message = self.first
+        if self.count > 1:
+            message += f" ({self.count - 1} more problem(s) in this file)"
         raise DataError(message, file=self.label, line=line or None, column=column)
 
 
@@ -572,7 +677,11 @@ def _number(value: Any, line: int, column: str, problems: _Problems, decimal_com
             problems.add(line, column, f"{column} '{text[:40]}' is not a number")
             return None
     else:
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            problems.add(line, column, f"{column} is a number too large to use ({len(str(value))} digits)")
+            return None
     if math.isnan(number):
         problems.add(line, column, f"{column} is NaN (not a number)")
         return None
@@ -646,74 +755,132 @@ def _plain(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+_NUMBERS = ("score_raw", "margin", "weight")
+
+
 def _build(parsed: _Rows, kind: str, roles: dict[str, str], scale, source: str, warnings: list[str]) -> LoadedData:
-    # 1. read and check every cell; stop before building anything if one is bad
+    import numpy as np
+
+    # 1. read and check every cell, CHUNK_ROWS rows at a time; each chunk goes into columns at once
+    #    (numbers into arrays sized from step 2's row count, texts into pandas' compact strings).
+    #    After the first bad cell nothing more is stored, but every row is still checked (to count them).
     problems = _Problems(parsed.file)
     cells = _Cells(roles, problems, decimal_comma=parsed.delimiter == ";")
     optional_text = {("ratings", "article"), ("articles", "reference")}
     text_columns = [c for c in ("article", "headline", "prompt", "chosen", "rejected", "reference")
                     if c in REQUIRED[kind] or (c in roles and (kind, c) in optional_text)]
-    records = [_read_record(kind, cells, text_columns, line, row, source) for line, row in parsed.rows]
-    lines = [line for line, _ in parsed.rows]
-    problems.raise_if_any()
-    if cells.decimal_comma and any("," in _plain(cells.raw(row, "score")) for _, row in parsed.rows):
-        warnings.append("read decimal commas in the scores (3,5 = 3.5)")
+    stored = [c for c in COLUMNS[kind] if c != "score"]  # the normalised score needs every raw score first
+    identity = _identity_columns(kind)
+    absent = [c for c in ("article", "reference") if c in COLUMNS[kind] and c not in text_columns]  # "" in every row
+    numbers = {c: np.empty(parsed.count, dtype=float) for c in stored if c in _NUMBERS}
+    texts: dict[str, list[pd.Series]] = {c: [] for c in stored if c not in _NUMBERS}
+    all_lines = np.empty(parsed.count, dtype=np.int32)  # a 25 MB file has < 2**31 lines
+    hashes = np.empty(parsed.count, dtype=np.int64)  # a 64-bit hash of each row's identity (duplicates)
+    long = {column: [0, None] for column in text_columns}  # per column: texts cut, first line
+    decimal_commas, done = False, 0
+    records: list[dict] = []
+    lines: list[int] = []
 
-    # 2. scores to [0, 1] (ratings), long texts cut, ids for unnamed articles
+    def pack() -> None:
+        nonlocal done
+        if records and not problems:
+            _truncate(records, lines, text_columns, long)
+            for record in records:
+                for column in absent:
+                    record[column] = ""
+            if kind == "articles":  # a content id: the same article gets the same id in every file
+                for record in records:
+                    digest = hashlib.sha1(record["article"].encode("utf-8")).hexdigest()
+                    record["article_id"] = record["article_id"] or f"a-{digest[:10]}"
+            span = slice(done, done + len(records))
+            for column, values in numbers.items():
+                values[span] = [r[column] for r in records]
+            for column, parts in texts.items():
+                parts.append(pd.Series([r[column] for r in records], dtype=_TEXT_DTYPE))
+            all_lines[span] = lines
+            hashes[span] = [hash(tuple(r[c] for c in identity)) for r in records]
+            done += len(records)
+        records.clear()
+        lines.clear()
+
+    for line, row in parsed.rows():
+        record = _read_record(kind, cells, text_columns, line, row, source)
+        if cells.decimal_comma and not decimal_commas and "," in _plain(cells.raw(row, "score")):
+            decimal_commas = True
+        if problems:
+            continue
+        records.append(record)
+        lines.append(line)
+        if len(records) >= CHUNK_ROWS:
+            pack()
+    pack()
+    problems.raise_if_any()
+    if decimal_commas:
+        warnings.append("read decimal commas in the scores (3,5 = 3.5)")
+    assert done == parsed.count, (done, parsed.count)  # both passes read the same rows
+    columns: dict[str, Any] = {}
+    for column in stored:  # a chunked string column: concatenating keeps the chunks, copies nothing
+        columns[column] = numbers[column] if column in numbers else pd.concat(texts.pop(column), ignore_index=True)
+
+    # 2. scores to [0, 1] (ratings), long texts cut (done per chunk: warned here, in the same order as before)
     used_scale = None
     if kind == "ratings":
-        used_scale = _apply_scale(records, lines, roles, scale, problems, warnings)
+        raw = numbers["score_raw"]
+        used_scale = _apply_scale(raw, all_lines, roles, scale, problems, warnings)
         problems.raise_if_any()
-    _truncate(records, lines, text_columns, warnings)
-    if kind == "articles":
-        for record in records:  # a content id: the same article gets the same id in every file
-            digest = hashlib.sha1(record["article"].encode("utf-8")).hexdigest()
-            record["article_id"] = record["article_id"] or f"a-{digest[:10]}"
+        score = raw - used_scale[0]
+        score /= used_scale[1] - used_scale[0]
+        columns["score"] = score
+    for column, (count, first) in long.items():
+        if count:
+            limit = MAX_ARTICLE_CHARS if column in _LONG_COLUMNS else MAX_HEADLINE_CHARS
+            warnings.append(f"{count} {column} text(s) longer than {limit} characters were truncated "
+                            f"(first on line {first})")
 
     # 3. the canonical table, duplicates dropped
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS[kind])
-    for column in ("article", "reference"):
-        if column in frame:
-            frame[column] = frame[column].fillna("")
-    frame = _deduplicate(frame, lines, kind, parsed.file, warnings)
-    for column in ("score", "score_raw", "margin", "weight"):
-        if column in frame:
-            frame[column] = frame[column].astype(float)
+    frame = pd.DataFrame({column: columns.pop(column) for column in COLUMNS[kind]}, copy=False)  # no second copy
+    frame = _deduplicate(frame, all_lines, kind, parsed.file, warnings, hashes)
     return LoadedData(kind=kind, frame=frame, scale=used_scale, warnings=warnings, source=source)
 
 
-def _apply_scale(records, lines, roles, scale, problems: _Problems, warnings: list[str]) -> tuple[float, float]:
-    """Normalise raw scores to [0, 1]: score = (raw - lo) / (hi - lo)."""
+def _apply_scale(raw, lines, roles, scale, problems: _Problems, warnings: list[str]) -> tuple[float, float]:
+    """The score scale (lo, hi) that normalises raw scores to [0, 1]: score = (raw - lo) / (hi - lo).
+
+    `raw` and `lines` are arrays (one entry per row); an out-of-range score is a problem at its line.
+    """
     column = roles["score"]
-    raw = [r["score_raw"] for r in records]
     if scale is not None:
         lo, hi = _check_scale(scale)
-        for line, value in zip(lines, raw):
-            if not lo <= value <= hi:
-                problems.add(line, column, f"score {value:g} is outside the stated scale {lo:g}-{hi:g}")
-    else:
-        lo, hi = _detect_scale(raw)
-        if (lo, hi) == (None, None):
-            low, high = min(raw), max(raw)
-            for line, value in zip(lines, raw):
-                if not 0 <= value <= 10:
-                    problems.add(line, column, f"score {value:g} fits none of the known scales 1-5, 0-1, 0-10 "
-                                 f"(scores range from {low:g} to {high:g}): state the scale, e.g. --scale 0,100")
-            return (low, high)
-        if min(raw) == max(raw):
-            warnings.append(f"every score is {raw[0]:g}: assumed the {lo:g}-{hi:g} scale; "
-                            "state the scale if that is wrong")
-        elif (lo, hi) == (0.0, 10.0) and max(raw) <= 5:
-            warnings.append(f"scores range from {min(raw):g} to {max(raw):g}: assumed the 0-10 scale; state the scale "
-                            "(e.g. 0,5) if that is wrong")
-    for record in records:
-        record["score"] = (record["score_raw"] - lo) / (hi - lo)
+        bad = ~((raw >= lo) & (raw <= hi))
+        if bad.any():
+            first = int(bad.argmax())
+            problems.add(int(lines[first]), column, f"score {raw[first]:g} is outside the stated scale {lo:g}-{hi:g}",
+                         times=int(bad.sum()))
+        return lo, hi
+    low, high = float(raw.min()), float(raw.max())
+    lo, hi = _detect_scale(raw)
+    if (lo, hi) == (None, None):
+        bad = ~((raw >= 0) & (raw <= 10))
+        if bad.any():
+            first = int(bad.argmax())
+            problems.add(int(lines[first]), column, f"score {raw[first]:g} fits none of the known scales 1-5, 0-1, 0-10 "
+                         f"(scores range from {low:g} to {high:g}): state the scale, e.g. --scale 0,100", times=int(bad.sum()))
+        return (low, high)
+    if low == high:
+        warnings.append(f"every score is {raw[0]:g}: assumed the {lo:g}-{hi:g} scale; "
+                        "state the scale if that is wrong")
+    elif (lo, hi) == (0.0, 10.0) and high <= 5:
+        warnings.append(f"scores range from {low:g} to {high:g}: assumed the 0-10 scale; state the scale "
+                        "(e.g. 0,5) if that is wrong")
     return (lo, hi)
 
 
-def _detect_scale(raw: list[float]):
-    low, high = min(raw), max(raw)
-    integers = all(float(v).is_integer() for v in raw)
+def _detect_scale(raw):
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=float)
+    low, high = float(raw.min()), float(raw.max())
+    integers = bool(np.all(raw == np.floor(raw)))
     if integers and 1 <= low and high <= 5 and high > 1:
         return 1.0, 5.0
     if 0 <= low and high <= 1:
@@ -747,33 +914,56 @@ def parse_scale(text: str) -> tuple[float, float]:
     return _check_scale((lo, hi))
 
 
-def _truncate(records, lines, text_columns, warnings: list[str]) -> None:
+def _truncate(records, lines, text_columns, long: dict[str, list]) -> None:
+    """Cut texts over their limit in one chunk of records; `long[column]` counts them (and the first line)."""
     for column in text_columns:
         limit = MAX_ARTICLE_CHARS if column in _LONG_COLUMNS else MAX_HEADLINE_CHARS
         long_lines = [line for line, r in zip(lines, records) if len(r[column]) > limit]
         if long_lines:
             for record in records:
                 record[column] = record[column][:limit].rstrip()
-            warnings.append(f"{len(long_lines)} {column} text(s) longer than {limit} characters were truncated "
-                            f"(first on line {long_lines[0]})")
+            long[column][0] += len(long_lines)
+            long[column][1] = long[column][1] or long_lines[0]
 
 
-def _deduplicate(frame: pd.DataFrame, lines: list[int], kind: str, label: str, warnings: list[str]) -> pd.DataFrame:
-    key = [c for c in COLUMNS[kind] if c not in ("source", "score", "article_id")]
-    duplicated = frame.duplicated(subset=key, keep="first")
+def _identity_columns(kind: str) -> list[str]:
+    """The columns that make two rows the same row (the source file and derived columns do not)."""
+    return [c for c in COLUMNS[kind] if c not in ("source", "score", "article_id")]
+
+
+def _duplicated(frame: pd.DataFrame, key: list[str], hashes) -> pd.Series:
+    """frame.duplicated(subset=key, keep="first"), with bounded memory: rows with a hash no other
+    row shares are unique for sure; only the rows that share one are compared exactly (pandas on
+    the whole frame needs several times the frame's memory)."""
+    import numpy as np
+
+    ranked = np.sort(hashes)
+    repeated = np.unique(ranked[1:][ranked[1:] == ranked[:-1]])  # hashes more than one row has
+    del ranked
+    shared = np.isin(hashes, repeated)
+    duplicated = np.zeros(len(hashes), dtype=bool)
+    candidates = np.flatnonzero(shared)
+    if len(candidates):
+        duplicated[candidates] = frame.iloc[candidates].duplicated(subset=key, keep="first").to_numpy()
+    return pd.Series(duplicated, index=frame.index)
+
+
+def _deduplicate(frame: pd.DataFrame, lines, kind: str, label: str, warnings: list[str], hashes=None) -> pd.DataFrame:
+    key = _identity_columns(kind)
+    duplicated = frame.duplicated(subset=key, keep="first") if hashes is None else _duplicated(frame, key, hashes)
     if duplicated.any():
         first_dup = int(duplicated.to_numpy().argmax())
         same = frame[key].iloc[:first_dup].eq(frame[key].iloc[first_dup]).all(axis=1).to_numpy().argmax()
-        warnings.append(f"removed {int(duplicated.sum())} duplicate row(s) (e.g. line {lines[first_dup]} repeats line "
-                        f"{lines[int(same)]})")
-        kept = [line for line, dup in zip(lines, duplicated) if not dup]
+        warnings.append(f"removed {int(duplicated.sum())} duplicate row(s) (e.g. line {int(lines[first_dup])} repeats line "
+                        f"{int(lines[int(same)])})")
+        kept = lines[~duplicated.to_numpy()]
         frame = frame[~duplicated].reset_index(drop=True)
     else:
         kept = lines
     if kind == "articles":  # one id, one article (the same article may come with several references)
         texts_per_id = frame.groupby("article_id", sort=False)["article"].nunique()
         for article_id in texts_per_id[texts_per_id > 1].index[:1]:
-            rows = [kept[i] for i in (frame["article_id"] == article_id).to_numpy().nonzero()[0][:2]]
+            rows = [int(kept[i]) for i in (frame["article_id"] == article_id).to_numpy().nonzero()[0][:2]]
             raise DataError(f"article_id '{article_id}' is used by different articles (lines {rows[0]} and {rows[1]})",
                             file=label, line=rows[1], column="article_id")
     return frame

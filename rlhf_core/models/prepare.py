@@ -36,14 +36,19 @@ def _tiny_steps() -> Iterator[dict]:
 
     The registry owns the build (lock, temporary folder, atomic rename); it reports steps through a
     callback, and a queue turns the callback into a generator the job runner can iterate.
+    The thread answers to `stop`: set when the job is cancelled (its cancel event) or this generator
+    is closed, so Cancel ends the pre-training within a step instead of letting it run on for minutes.
     """
+    from rlhf_core import jobs
     from rlhf_core.models.registry import tiny_sft_dir
 
     steps: queue.Queue = queue.Queue()
     done = object()
     failure: list[BaseException] = []
+    job_cancel, stop = jobs.cancel_event(), threading.Event()
 
     def build() -> None:
+        jobs.adopt_cancel_event(stop)  # raise_if_cancelled() in the pre-training loop watches `stop`
         try:
             tiny_sft_dir(on_step=steps.put)
         except BaseException as exc:  # re-raised in the consuming thread below
@@ -51,9 +56,22 @@ def _tiny_steps() -> Iterator[dict]:
         finally:
             steps.put(done)
 
-    threading.Thread(target=build, name="prepare-tiny", daemon=True).start()
-    while (item := steps.get()) is not done:
-        yield item
+    thread = threading.Thread(target=build, name="prepare-tiny", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = steps.get(timeout=0.2)
+            except queue.Empty:
+                if job_cancel is not None and job_cancel.is_set():
+                    stop.set()  # the job was cancelled while no step arrived (e.g. still tokenising)
+                continue
+            if item is done:
+                break
+            yield item
+    finally:
+        stop.set()  # cancelled, closed or failed: the thread stops at its next step
+        thread.join(timeout=120)
     if failure:
         raise failure[0]
 

@@ -13,13 +13,17 @@ Reward backbones (encoders with a one-logit head, `num_labels=1`):
 
 Loading never runs remote code and prefers safetensors. Failures raise `ModelLoadError` with a
 sentence a user can act on, never a traceback.
+
+A folder typed into a page (`check_model_spec`) must lie inside the studio's data folder, the
+model cache, or a folder the owner listed in $RLHF_STUDIO_MODEL_DIRS (separated by ':'): the
+pages cannot be used to read any folder of the server. The library and the command line, run by
+the owner at a shell, load any folder they are given.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ REWARD_PRESETS: dict[str, str] = {
     "tiny": "Tiny BERT (~1M params, random init) on the tiny tokenizer: trains in seconds.",
     "minilm": "all-MiniLM-L6-v2 (offline pip package, 22.7M params): pretrained encoder, better rewards.",
 }
+MODEL_DIRS_ENV = "RLHF_STUDIO_MODEL_DIRS"
 TINY_SFT_DIR = "tiny-sft"
 TINY_SEED = 0
 
@@ -141,6 +146,34 @@ def load_policy(spec: str, device: str = "cpu", *, cache: bool = True) -> Policy
     return _cached(("policy", spec, device), lambda: _hub_policy(spec, device), cache)
 
 
+def allowed_model_roots() -> list[Path]:
+    """Folders a page may load models from: the data folder, the model cache, $RLHF_STUDIO_MODEL_DIRS."""
+    roots = [paths.studio_home(), paths.models_dir()]
+    for part in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep):
+        if part.strip():
+            roots.append(Path(part.strip()).expanduser().resolve())
+    return list(dict.fromkeys(roots))
+
+
+def check_model_spec(spec: str, presets=(*POLICY_PRESETS, *REWARD_PRESETS)) -> str:
+    """A model spec typed into a page: a preset or a hub id as it is; a folder only inside
+    `allowed_model_roots()` (symbolic links resolved), else a ModelLoadError saying where to put it."""
+    spec = str(spec).strip()
+    if not spec or spec in presets:
+        return spec
+    folder = Path(spec).expanduser()
+    if not (folder.exists() or _looks_like_path(spec)):
+        return spec  # a hub id such as gpt2-medium: read from the hub or its local cache, not from a folder
+    resolved, roots = folder.resolve(), allowed_model_roots()
+    if any(resolved == root or root in resolved.parents for root in roots):
+        return spec
+    listed = os.environ.get(MODEL_DIRS_ENV, "").strip()
+    raise ModelLoadError(
+        f"The app only loads model folders inside its data folder ({roots[0]}) and the folders listed in "
+        f"{MODEL_DIRS_ENV} ({listed or 'none listed'}); '{spec}' is outside them. Copy the model into "
+        f"{roots[0] / 'models'}, or add its parent folder to {MODEL_DIRS_ENV} and restart the app.")
+
+
 def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or os.sep in spec.strip("/") and spec.count("/") > 1
 
@@ -230,7 +263,7 @@ def build_tiny(target: Path, on_step=None, rebuild: bool = False) -> Path:
         if (target / "config.json").is_file() and not rebuild:
             return target
         remove_stale_temp_dirs(target)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        tmp = paths.make_temp_dir(target)
         try:
             pretrain_tiny(tmp, on_step=on_step)
             paths.replace_dir(tmp, target)

@@ -196,9 +196,10 @@ def tiny_tokenizer():
 def _save_atomically(tokenizer, folder: Path) -> None:
     import os
     import shutil
-    import tempfile
 
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    from rlhf_core.paths import make_temp_dir
+
+    tmp = make_temp_dir(folder)
     try:
         tokenizer.save_pretrained(str(tmp))
         if folder.exists():  # a leftover without tokenizer.json (an older crash)

@@ -2,6 +2,8 @@
 
 The Streamlit page and the CLI build the same objects; `__post_init__` rejects impossible values
 with a sentence a learner can act on (a ConfigError). `field_help(cls, name)` gives a field's help.
+Each class's RANGES bound its numeric fields (rlhf_core/bounds.py): the config checks them and the
+Policy page's widgets take their min / max from them.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from rlhf_core.bounds import check_bounds
 from rlhf_core.errors import ConfigError
 
 LOSS_TYPES = ("grpo", "dr_grpo", "bnpo")
@@ -35,7 +38,10 @@ class GenerationConfig:
     top_p: float = _help(1.0, "Nucleus sampling: sample only from the smallest token set with this much probability (Holtzman 2020). 1.0 = off.")
     max_prompt_tokens: int = _help(256, "Articles are cut (keeping the lede) so the prompt has at most about this many tokens.")
 
+    RANGES = {"max_new_tokens": (1, 256), "temperature": (0.01, 10.0), "top_p": (0.01, 1.0), "max_prompt_tokens": (16, 8192)}
+
     def __post_init__(self):
+        check_bounds(self)
         _check(1 <= self.max_new_tokens <= 256, "max_new_tokens must be between 1 and 256 (a headline needs about 24).")
         _check(self.temperature > 0, "temperature must be above 0 (use a small value such as 0.1 for almost greedy sampling).")
         _check(0 < self.top_p <= 1, "top_p must be in (0, 1]; 1.0 turns nucleus sampling off.")
@@ -57,8 +63,15 @@ class _Common:
     gold_persona: str = _help("wire_editor", "Hidden persona whose gold score is logged next to the proxy reward "
                                              "(never used for training; '' to switch off).")
     resume_from: str = _help("", "A checkpoint folder (out_dir/checkpoint-<step>) to continue from; '' = start fresh.")
+    keep_checkpoints: int = _help(3, "Keep only the newest this many checkpoint-<step>/ folders (final/ is kept apart): "
+                                     "a small save_every on SmolLM2 (0.5 GB each) cannot fill the disk.")
+
+    RANGES = {"steps": (1, 100_000), "lr": (1e-9, 0.5), "weight_decay": (0.0, 1.0), "max_grad_norm": (0.0, 1000.0),
+              "seed": (0, 2**32 - 1), "save_every": (0, 100_000), "sample_every": (0, 100_000), "probe_articles": (0, 64),
+              "keep_checkpoints": (1, 100), "batch_size": (1, 1024), "max_length": (32, 8192)}
 
     def _check_common(self):
+        check_bounds(self)
         _check(self.steps >= 1, "steps must be at least 1.")
         _check(0 < self.lr < 1, "lr must be a small positive number such as 1e-5.")
         _check(self.weight_decay >= 0 and self.max_grad_norm >= 0, "weight_decay and max_grad_norm cannot be negative.")
@@ -76,6 +89,8 @@ class SFTConfig(_Common):
     min_score: float = _help(0.7, "When training from ratings, keep only headlines scored at least this (scores in [0, 1]).")
     max_length: int = _help(256, "Most tokens of prompt + headline per example (longer articles are cut, not the headline).")
     warmup_steps: int = _help(0, "Linear learning-rate warm-up steps, then constant.")
+
+    RANGES = {**_Common.RANGES, "expert_weight": (0.01, 100.0), "min_score": (0.0, 1.0), "warmup_steps": (0, 100_000)}
 
     def __post_init__(self):
         self._check_common()
@@ -106,6 +121,10 @@ class PPOConfig(_Common):
     whiten_advantages: bool = _help(True, "Normalise advantages over the batch (PPO reference code).")
     generation: GenerationConfig = field(default_factory=GenerationConfig, metadata={"help": "Sampling settings of the rollouts."})
 
+    RANGES = {**_Common.RANGES, "batch_size": (2, 1024), "ppo_epochs": (1, 64), "clip_eps": (0.01, 0.99),
+              "clip_eps_value": (0.01, 10.0), "vf_coef": (0.0, 100.0), "gamma": (0.01, 1.0), "lam": (0.0, 1.0),
+              "beta": (0.0, 100.0), "target_kl": (0.01, 1000.0), "kl_horizon": (1, 10_000_000)}
+
     def __post_init__(self):
         self._check_common()
         _check(self.batch_size >= 2, "batch_size must be at least 2 (advantages are normalised over the batch).")
@@ -135,6 +154,9 @@ class GRPOConfig(_Common):
     reward_norm: str = _help("raw", "'raw' reward-model scores in (0, 1), or 'standardise' them per batch (the group advantage normalises anyway).")
     generation: GenerationConfig = field(default_factory=GenerationConfig, metadata={"help": "Sampling settings of the rollouts."})
 
+    RANGES = {**_Common.RANGES, "prompts_per_step": (1, 256), "group_size": (2, 256), "beta": (0.0, 100.0),
+              "clip_eps": (0.01, 0.99), "num_iterations": (1, 64)}
+
     def __post_init__(self):
         self._check_common()
         _check(self.prompts_per_step >= 1, "prompts_per_step must be at least 1.")
@@ -155,6 +177,8 @@ class DPOConfig(_Common):
     batch_size: int = _help(8, "Preference pairs per step (Rafailov 2023: 64; smaller on a CPU).")
     beta: float = _help(0.1, "Strength of the implicit KL tie to the reference (Rafailov 2023: 0.1; lower = drift further).")
     max_length: int = _help(256, "Most tokens of prompt + answer (the article is cut, not the answer).")
+
+    RANGES = {**_Common.RANGES, "beta": (0.001, 100.0)}
 
     def __post_init__(self):
         self._check_common()

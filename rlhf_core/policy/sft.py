@@ -119,11 +119,13 @@ def pretrain_tiny(out_dir, cfg: SFTConfig = PRETRAIN_CONFIG, device: str = "cpu"
 
     Deterministic (seed 0, fixed step count); about 7 minutes on 2 quiet CPU cores (1,200 steps). It writes
     headlines of the right shape that still get some facts wrong: room for RLHF to improve.
-    `on_step(metrics)`, if given, sees each step's metrics (progress bars, logs).
+    `on_step(metrics)`, if given, sees each step's metrics (progress bars, logs). A job's Cancel stops
+    it between steps (JobCancelled), also when it runs while a training run is still loading its policy.
     """
     import torch
     from transformers import GPT2LMHeadModel
 
+    from rlhf_core.jobs import raise_if_cancelled
     from rlhf_core.models.registry import PolicyBundle
     from rlhf_core.models.tiny import tiny_policy_config, tiny_tokenizer
     from rlhf_core.policy.train import save_checkpoint
@@ -135,9 +137,14 @@ def pretrain_tiny(out_dir, cfg: SFTConfig = PRETRAIN_CONFIG, device: str = "cpu"
     bundle = PolicyBundle(model, tokenizer, "plain", "Tiny GPT-2 (SFT)", "tiny", device)
     run = PolicyRun("sft", cfg, bundle, None, out_dir / ".pretrain", next(model.parameters()).device, policy_spec="tiny-init")
     articles, headlines, weights = pretrain_corpus()
-    for metrics in sft_loop(run, cfg, articles, headlines, weights, [], Rewarder(None)):
-        if on_step is not None:
-            on_step(metrics)
+    steps = sft_loop(run, cfg, articles, headlines, weights, [], Rewarder(None))
+    try:
+        for metrics in steps:
+            raise_if_cancelled()
+            if on_step is not None:
+                on_step(metrics)
+    finally:
+        steps.close()  # on a cancel: the loop's finally runs now, in this thread
     save_checkpoint(model, tokenizer, out_dir, {"algo": "sft", "step": cfg.steps, "policy_spec": "tiny-init",
                                                 "prompt_style": "plain", "purpose": "tiny preset"})
     import shutil

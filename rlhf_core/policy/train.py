@@ -10,9 +10,10 @@ Shapes: B = rows, P = prompt tokens (left-padded), C = completion tokens (right-
 from __future__ import annotations
 
 import copy
+import errno
 import importlib
 import shutil
-import tempfile
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -252,6 +253,7 @@ class PolicyRun:
                 metrics["reward/mean"] = float(np.mean(rewards)) if rewards else None
         if should(self.cfg.save_every, step, self.cfg.steps) and step < self.cfg.steps:
             self.save(f"checkpoint-{step}", step)
+            prune_checkpoints(self.out_dir, getattr(self.cfg, "keep_checkpoints", 0))
         return metrics
 
     def save(self, name: str, step: int) -> Path:
@@ -278,10 +280,16 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool, device) -> 
 
 
 def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: dict | None = None) -> Path:
-    """save_pretrained into a temp folder next to `target`, then rename: never half a checkpoint."""
+    """save_pretrained into a temp folder next to `target`, then rename: never half a checkpoint.
+
+    A full disk leaves the previous checkpoints as they were and raises a StudioError that says so.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        tmp = paths.make_temp_dir(target)
+    except OSError as exc:
+        raise _save_error(exc, target) from exc
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
@@ -291,10 +299,32 @@ def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: d
             save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp / f"{name}.safetensors"))
         paths.atomic_write_json(tmp / META_FILE, meta)
         paths.replace_dir(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _save_error(exc, target) from exc
         raise
     return target
+
+
+def _save_error(exc: OSError, target: Path) -> StudioError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StudioError(f"The disk is full: checkpoint {target.name} could not be written ({exc.strerror}). "
+                           f"The earlier checkpoints in {target.parent} are intact; free some space and resume from the newest.")
+    return StudioError(f"Checkpoint {target.name} could not be written: {exc.strerror or exc}. "
+                       "The earlier checkpoints are intact.")
+
+
+def prune_checkpoints(out_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` checkpoint-<step>/ folders of a run (keep <= 0: delete none)."""
+    if keep <= 0:
+        return []
+    found = sorted((p for p in Path(out_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    old = found[:-keep]
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    return old
 
 
 def load_extra_module(checkpoint: Path, name: str, module) -> bool:
@@ -314,6 +344,8 @@ def start_run(algo: str, cfg, policy_spec: str, out_dir: Path, device: str = "cp
 
     from rlhf_core.models.registry import load_policy
 
+    from rlhf_core.jobs import raise_if_cancelled
+
     torch.manual_seed(cfg.seed)
     start_step, ref_spec = 0, policy_spec
     if cfg.resume_from:
@@ -325,6 +357,7 @@ def start_run(algo: str, cfg, policy_spec: str, out_dir: Path, device: str = "cp
         bundle.prompt_style = meta.get("prompt_style", bundle.prompt_style)
     else:
         bundle = load_policy(policy_spec, device=device, cache=False)
+    raise_if_cancelled()  # Cancel pressed while the model loaded: stop before loading more
     ref = None
     if need_ref:
         # The reference is the policy we started from: frozen, in eval mode, outside autograd.
@@ -381,8 +414,20 @@ def take(stream: Iterator, n: int) -> list:
 
 
 def finish(run: PolicyRun, step: int, completed: bool) -> None:
-    """The `finally` of every trainer: save final/ (also on cancel) when at least one step ran."""
-    if step > run.start_step or completed:
+    """The `finally` of every trainer: save final/ when the run completed, or was cancelled after at
+    least one step; never after a failure (Compare and Evaluate offer every final/ as a policy, and
+    a save on the way out could replace the run's real error with its own).
+
+    Called in a `finally`, it tells a cancel from a failure by the exception on its way out:
+    GeneratorExit (the runner closed the generator) or JobCancelled is a cancel, anything else a failure.
+    """
+    from rlhf_core.jobs import JobCancelled
+
+    if completed:
+        run.save("final", step)
+        return
+    leaving = sys.exc_info()[1]
+    if isinstance(leaving, (GeneratorExit, JobCancelled)) and step > run.start_step:
         run.save("final", step)
 
 

@@ -1,9 +1,14 @@
-"""RewardConfig: every knob of reward-model training, with help text the page and CLI show."""
+"""RewardConfig: every knob of reward-model training, with help text the page and CLI show.
+
+RANGES bound the numeric fields (rlhf_core/bounds.py): checked here, and the page's widgets take
+their min / max from them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from rlhf_core.bounds import check_bounds
 from rlhf_core.errors import ConfigError
 
 OBJECTIVES = ("pointwise", "pairwise", "both")
@@ -137,7 +142,15 @@ class RewardConfig:
     )
     device: str = field(default="cpu", metadata={"help": "Torch device ('cpu', 'cuda', 'mps')."})
 
+    RANGES = {"lr": (1e-9, 0.5), "batch_size": (2, 1024), "epochs": (0.0, 100.0), "max_steps": (0, 1_000_000),
+              "max_length": (16, 512), "freeze_layers": (0, 48), "head_lr": (0.0, 0.5), "warmup_ratio": (0.0, 0.99),
+              "weight_decay": (0.0, 1.0), "val_fraction": (0.01, 0.89), "early_stopping_patience": (0, 1000),
+              "eval_every": (0, 1_000_000), "max_val_rows": (4, 100_000), "seed": (0, 2**32 - 1),
+              "expert_weight": (0.01, 100.0), "center_rewards_coef": (0.0, 10.0), "quick_head_steps": (1, 100_000),
+              "quick_l2": (0.0, 100.0), "quick_article_tokens": (8, 512), "quick_layers": (0, 48)}
+
     def __post_init__(self):
+        check_bounds(self)
         if not self.backbone or not str(self.backbone).strip():
             raise ConfigError("Choose a backbone: 'minilm', 'tiny', a folder or a hub id.")
         if self.objective not in OBJECTIVES:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import secrets
 import shutil
 import time
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from rlhf_core import paths
 from rlhf_core.paths import atomic_write_json, replace_dir
 from rlhf_core.reward.config import RewardConfig
 from rlhf_core.reward.scorer import META_FILE, MODEL_SUBDIR
@@ -60,7 +60,7 @@ def save_checkpoint_dir(out_dir: Path, write) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / MODEL_SUBDIR
-    tmp = out_dir / f".{MODEL_SUBDIR}.tmp-{secrets.token_hex(3)}"
+    tmp = paths.make_temp_dir(final)
     try:
         write(tmp)
         replace_dir(tmp, final)
