@@ -68,7 +68,7 @@ def draw_stage(key: str, run_ids: list[str]) -> None:
         stars = info.summary.get("stars") or {}
         st.bar_chart(pd.DataFrame({"ratings": list(stars.values())}, index=[f"{k} stars" for k in stars]), height=200)
         st.caption(f"Saved as datasets: {', '.join(info.summary.get('datasets', []))}")
-    elif key == "sft":
+    elif key in ("sft", "generalist"):
         left, right = st.columns(2)
         left.plotly_chart(metrics_figure(rows, ["loss/policy"], "Loss on the expert headlines"), key=f"lesson_{key}_loss")
         right.plotly_chart(metrics_figure(rows, ["reward/gold_mean"], "Gold of the probe headlines"), key=f"lesson_{key}_gold")

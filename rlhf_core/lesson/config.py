@@ -38,6 +38,7 @@ class LessonConfig:
     hack_steps: int = _help(150, "Steps of each reward-hacking run.", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
     hack_beta: float = _help(0.3, "The sensible KL coefficient shown next to beta = 0.", 0.0, 10.0)
+    generalist_steps: int = _help(60, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
     persona_steps: int = _help(150, "Steps of each 'whose values?' run.", 1, 2000)
 
     def __post_init__(self):
@@ -117,11 +118,16 @@ STAGES: tuple[Stage, ...] = (
           "A reward model learns the tabloid editor's stars.",
           "Two reward models now disagree about the same headline.",
           needs=("rival_data",), pause=False),
-    Stage("personas", "personas", "11. Whose values?",
-          "The same SFT model is aligned twice, once to each editor's reward model.",
+    Stage("generalist", "personas", "11. A writer of every style",
+          "The tiny model learns from every headline the newsroom wrote, accurate, vague, clickbait and sensational alike, "
+          "not only from one editor's favourites.",
+          "Its headlines are a mix of styles: the raw material that each editor's reward model will select from.",
+          needs=("newsroom",), pause=False),
+    Stage("personas", "personas", "12. Whose values?",
+          "The same generalist is aligned twice with GRPO, once against each editor's reward model.",
           "Each policy should win under its own editor's gold judgement and lose under the other's.",
-          needs=("sft", "reward", "rival_reward"), pause=False),
-    Stage("personas_table", "personas", "12. The 2 x 2 table",
+          needs=("generalist", "reward", "rival_reward"), pause=False),
+    Stage("personas_table", "personas", "13. The 2 x 2 table",
           "Both policies write headlines for the same held-out articles; each editor scores both.",
           "Alignment is always alignment to someone: the table shows to whom.",
           needs=("personas",)),

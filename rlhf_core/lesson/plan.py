@@ -20,7 +20,7 @@ from rlhf_core.lesson.config import STAGE_BY_KEY, LessonConfig, Stage, part_stag
 STATE_FILE = "lesson.json"
 JOB_KIND = {"newsroom": "lesson", "hack_data": "lesson", "rival_data": "lesson", "compare": "lesson",
             "personas_table": "lesson", "sft": "sft", "reward": "reward", "hack_reward": "reward",
-            "rival_reward": "reward", "grpo": "grpo", "hacking": "grpo", "personas": "grpo"}
+            "rival_reward": "reward", "grpo": "grpo", "hacking": "grpo", "personas": "grpo", "generalist": "sft"}
 DONE, PENDING, LIVE, BROKEN = "done", "pending", "running", "failed"
 
 
@@ -89,7 +89,7 @@ def run_dirs(runner, state: dict, key: str) -> list[Path]:
 def output(runner, state: dict, key: str) -> str:
     """The folder a finished stage made: a policy's final/, a reward model's model/, a result's run folder."""
     folder = run_dirs(runner, state, key)[0]
-    return str(folder / {"sft": "final", "grpo": "final"}.get(key, "model" if JOB_KIND[key] == "reward" else ""))
+    return str(folder / {"sft": "final", "grpo": "final", "generalist": "final"}.get(key, "model" if JOB_KIND[key] == "reward" else ""))
 
 
 def result(runner, state: dict, key: str) -> dict | None:
@@ -112,6 +112,8 @@ def jobs_for(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Callabl
         return [(kind, base, lambda d: stages.newsroom(cfg, persona, blind=blind, with_prompts=prompts), label)]
     if key == "sft":
         return [(kind, {**base, "algo": "sft", "policy": "tiny"}, lambda d: stages.sft(cfg, d), label)]
+    if key == "generalist":
+        return [(kind, {**base, "algo": "sft", "policy": "tiny"}, lambda d: stages.generalist(cfg, d), label)]
     if key in ("reward", "hack_reward", "rival_reward"):
         persona = cfg.rival_persona if key == "rival_reward" else cfg.persona
         return [(kind, {**base, "persona": persona}, lambda d: stages.reward_model(cfg, persona, d, blind=key == "hack_reward"), label)]
@@ -130,9 +132,10 @@ def jobs_for(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Callabl
                  _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona, prompts),
                  f"lesson: reward hacking, beta {beta:g}") for beta in (0.0, cfg.hack_beta)]
     if key == "personas":
+        start_dir = output(runner, state, "generalist")
         rewards = {cfg.persona: output(runner, state, "reward"), cfg.rival_persona: output(runner, state, "rival_reward")}
-        return [(kind, {**base, "algo": "grpo", "policy": sft_dir, "reward_dir": reward_dir, "aligned_to": persona},
-                 _grpo_job(cfg, sft_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona, None),
+        return [(kind, {**base, "algo": "grpo", "policy": start_dir, "reward_dir": reward_dir, "aligned_to": persona},
+                 _grpo_job(cfg, start_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona, None),
                  f"lesson: aligned to {persona}") for persona, reward_dir in rewards.items()]
     if key == "personas_table":
         folders = [folder / "final" for folder in run_dirs(runner, state, "personas")]

@@ -108,6 +108,19 @@ def sft(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
     yield from train_policy("sft", sft_cfg, "tiny", None, frame, run_dir)
 
 
+def generalist(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
+    """SFT of `tiny` on every rated headline, whatever its stars: a writer of every style, the
+    shared start of the 'whose values?' part (min_score 0 keeps them all)."""
+    from rlhf_core.policy.config import make_config
+    from rlhf_core.policy.train import train_policy
+
+    every = table(cfg.persona, "train_ratings")[["article", "headline", "score"]]
+    probes = held_out_articles(cfg.persona)[: cfg.probe_articles]
+    sft_cfg = make_config("sft", "tiny", steps=cfg.generalist_steps, lr=cfg.sft_lr, seed=cfg.seed, min_score=0.0,
+                          gold_persona=cfg.persona, sample_every=10, probe_articles=cfg.probe_articles)
+    yield from train_policy("sft", sft_cfg, "tiny", None, _with_probes(every, probes), run_dir)
+
+
 def _with_probes(demos, probes: Sequence[str]):
     """Demonstrations (split train) plus probe articles (split test, no headline: never trained on)."""
     import pandas as pd
