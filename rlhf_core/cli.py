@@ -6,6 +6,7 @@ Each group lives next to its code and registers itself with `add_commands(subpar
   policy  (rlhf_core/policy/cli.py):  train
   generate (rlhf_core/models/cli.py)
   export  (rlhf_core/export_cli.py): trl (a TRL + accelerate bundle)
+  evaluate (rlhf_core/evaluation/cli.py): metrics, win rates, over-optimisation curve, report
 A handler returns an exit code. User errors (StudioError, bad arguments) print `error: ...` on
 stderr and exit 2; nothing ends in a traceback unless RLHF_STUDIO_DEBUG=1.
 """
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "rlhf_core.policy.cli",
     "rlhf_core.models.cli",
     "rlhf_core.export_cli",
+    "rlhf_core.evaluation.cli",
 )
 
 
