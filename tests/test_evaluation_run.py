@@ -82,7 +82,7 @@ def test_evaluate_a_run_against_its_start_with_people_curve_and_report(tmp_path)
 
     steps = list(evaluate(SMALL, ["run: grpo-test"], table, reward=length_reward, persona="wire_editor",
                           curve_run="run: grpo-test", out_dir=tmp_path / "out"))
-    assert [s["step"] for s in steps] == list(range(1, steps[-1]["total_steps"] + 1))  # progress reaches 100%
+    assert [s["step"] for s in steps] == list(range(0, steps[-1]["total_steps"] + 1))  # progress from 0 to 100%
     results = json.loads((tmp_path / "out" / "results.json").read_text(), parse_constant=pytest.fail)  # strict JSON
     base, grpo = results["policies"]
     assert (base["policy"], base["baseline"], grpo["policy"], grpo["start"]) == \
@@ -131,7 +131,7 @@ def test_sampled_kl_matches_the_exact_kl_of_a_one_token_completion():
 
     import torch
 
-    from rlhf_core.evaluation.run import sample_with_kl
+    from rlhf_core.evaluation.sampling import sample_with_kl
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.train import PolicyRun
 

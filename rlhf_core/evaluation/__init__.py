@@ -5,7 +5,9 @@
     overoptimisation.py   Gao et al. (2022)'s fitted forms of gold / proxy reward against sqrt(KL)
     config.py             EvalConfig: the frozen settings the page and the CLI build
     policies.py           policy specs <-> labels, a checkpoint's starting point, a run's checkpoints
-    run.py                evaluate(...): the job generator (writes headlines, scores them, estimates KL)
+    run.py                evaluate(...): the job generator (writes headlines, scores them, win rates, report)
+    sampling.py           headlines sampled at temperature 1 with their KL to a reference; policies loaded once
+    curve.py              the over-optimisation curve of a run: its checkpoints and best-of-n from its start
     report.py             results tables, results.json, headlines.csv and the self-contained report.html
     figures.py            the Plotly figures the page and the report both draw
     cli.py                `python -m rlhf_core evaluate ...`

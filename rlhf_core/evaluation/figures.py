@@ -25,15 +25,19 @@ def _go():
     return go
 
 
-def _layout(fig, title: str, height: int = 340):
+def _layout(fig, title: str, height: int = 340, top: int = 40, below_px: int = 30):
+    """Title on top, legend under the plot, `below_px` pixels below it (clear of the tick labels)."""
+    plot_px = max(60, height - top - 10)
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "xanchor": "left"})
+                      margin={"l": 10, "r": 10, "t": top, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -below_px / plot_px, "x": 0, "xanchor": "left"})
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)  # long policy names on the y axis get their room
     return fig
 
 
 def scores_figure(results: dict):
-    """Grouped bars: every score in [0, 1] per policy (people's stars mapped 1..5 -> 0..1)."""
+    """Grouped horizontal bars: every score in [0, 1] per policy (people's stars mapped 1..5 -> 0..1)."""
     go = _go()
     fig = go.Figure()
     names = [html.escape(r["policy"]) for r in results["policies"]]
@@ -41,10 +45,11 @@ def scores_figure(results: dict):
         values = [r.get(key) if key != "human_01" else (None if r["human_stars_mean"] is None else (r["human_stars_mean"] - 1) / 4)
                   for r in results["policies"]]
         if any(v is not None for v in values):
-            fig.add_trace(go.Bar(x=names, y=values, name=label, marker_color=PALETTE[i % len(PALETTE)]))
+            fig.add_trace(go.Bar(y=names, x=values, name=label, orientation="h", marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(barmode="group")
-    fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Scores in [0, 1] (higher is better)")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(autorange="reversed")  # the baseline (first) on top
+    return _layout(fig, "Scores in [0, 1], higher is better", height=150 + 18 * len(names) * max(1, len(fig.data)))
 
 
 def win_rate_figure(results: dict):
@@ -64,9 +69,11 @@ def win_rate_figure(results: dict):
                      "arrayminus": rate - [r[f"win_rate_{judge}_low"] for r in shown]},
         ))
     fig.add_vline(x=0.5, line_dash="dash", line_color="grey")
-    fig.update_xaxes(range=[0, 1], title_text=f"win rate against {html.escape(results['baseline'])} (ties count half)")
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(autorange="reversed")
     fig.update_layout(scattermode="group")
-    return _layout(fig, "Win rate over the baseline, with 95% bootstrap intervals", height=160 + 60 * max(1, len(rows)))
+    return _layout(fig, f"Win rate against {html.escape(results['baseline'])}<br><sup>ties count half · 95% paired bootstrap "
+                        "intervals · 0.5 = no difference</sup>", height=180 + 60 * max(1, len(rows)), top=60)
 
 
 def leaderboard_figure(results: dict):
@@ -79,8 +86,8 @@ def leaderboard_figure(results: dict):
         error_x={"type": "data", "symmetric": False, "array": np.array([r["elo_high"] for r in board]) - elo,
                  "arrayminus": elo - np.array([r["elo_low"] for r in board])}, name="Elo",
     ))
-    fig.update_xaxes(title_text="Bradley-Terry score, Elo scale (+400 = 10:1 odds)")
-    return _layout(fig, "People's leaderboard from A/B votes (95% bootstrap intervals)", height=160 + 50 * max(1, len(board)))
+    return _layout(fig, "People's leaderboard: Bradley-Terry scores from A/B votes<br><sup>Elo scale (+400 = 10:1 odds) · "
+                        "95% bootstrap intervals over votes</sup>", height=180 + 50 * max(1, len(board)), top=60)
 
 
 def curve_figure(curve: dict):
@@ -114,5 +121,6 @@ def curve_figure(curve: dict):
                     x=[fit["peak_d"]], y=[fit["peak_value"]], mode="markers", legendgroup=family, showlegend=False,
                     name=f"{label}: peak d* = {fit['peak_d']:.2f}", marker={"symbol": "star", "size": 16, "color": color},
                     hovertemplate="peak d* = %{x:.2f}, %{y:.3f}<extra></extra>"), row=1, col=col)
-    fig.update_xaxes(title_text="sqrt(KL to the start), nats^½")
-    return _layout(fig, f"Over-optimisation: {html.escape(curve['run'])} from {html.escape(curve['start'])}", height=420)
+    fig.update_xaxes(title_text="d = sqrt(KL to the start), sqrt(nats)")
+    return _layout(fig, f"Over-optimisation: {html.escape(curve['run'])} from {html.escape(curve['start'])}", height=460, top=80,
+                   below_px=60)  # under the x-axis titles

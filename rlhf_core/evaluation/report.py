@@ -82,15 +82,25 @@ def result_tables(results: dict) -> list[tuple[str, str, pd.DataFrame, str]]:
             tables.append(("curve_fits", "Fitted forms (Gao, Schulman & Hilton 2022)", pd.DataFrame(fits),
                            "R(d) = score(d) - score(0) with d = sqrt(KL). The peak d* is where the fitted gold stops rising; "
                            "empty where the fitted curve does not turn down."))
-    return tables
+    return [(key, title, _numbers(frame), caption) for key, title, frame, caption in tables]
+
+
+def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns holding only numbers and None become float columns (None -> NaN), so both views format them alike."""
+    for column in frame.columns:
+        values = frame[column].tolist()
+        if frame[column].dtype == object and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                                                 for v in values):
+            frame[column] = pd.to_numeric(frame[column].astype(float))
+    return frame
 
 
 def _point(p: dict) -> dict:
     return {"KL": p["kl"], "sqrt(KL)": p["sqrt_kl"], "gold": p["gold"], "proxy": p["proxy"]}
 
 
-def verdicts(results: dict) -> list[tuple[str, str]]:
-    """(verdict, sentence) per (policy, judge): the answer to "did it help?" with its interval."""
+def verdicts(results: dict) -> list[dict]:
+    """{policy, judge, verdict, sentence} per (policy, judge): the answer to "did it help?" with its interval."""
     sentences = []
     for r in results["policies"]:
         for judge, name in JUDGE_NAMES.items():
@@ -100,8 +110,9 @@ def verdicts(results: dict) -> list[tuple[str, str]]:
             verdict = _verdict(low, high)
             word = {"better": "beats", "worse": "loses to", "no clear difference": "is not clearly different from",
                     "not measured": "was not measured against"}[verdict]
-            sentences.append((verdict, f"{r['policy']} {word} {results['baseline']} by the {name}: win rate {rate:.3f} "
-                             f"({round(100 * results['config']['confidence'])}% CI {low:.3f} to {high:.3f})."))
+            sentence = (f"{r['policy']} {word} {results['baseline']} by the {name}: win rate {rate:.3f} "
+                        f"({round(100 * results['config']['confidence'])}% CI {low:.3f} to {high:.3f}).")
+            sentences.append({"policy": r["policy"], "judge": judge, "verdict": verdict, "sentence": sentence})
     return sentences
 
 
@@ -180,8 +191,9 @@ def write_report(results: dict, headlines: pd.DataFrame, out_dir: str | Path) ->
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    formatters = {c: (lambda v, f=column_format(frame, c): format_cell(v, f)) for c in frame.columns}
-    return frame.to_html(index=False, escape=True, na_rep="–", formatters=formatters, border=0, classes="t")
+    """The table with each cell formatted as the page shows it, then HTML-escaped."""
+    cells = pd.DataFrame({c: [format_cell(v, column_format(frame, c)) for v in frame[c]] for c in frame.columns})
+    return cells.to_html(index=False, escape=True, border=0, classes="t")
 
 
 def _figure_html(fig, div_id: str) -> str:
@@ -219,7 +231,7 @@ def report_html(results: dict, headlines: pd.DataFrame) -> str:
     policies = pd.DataFrame([{"policy": r["policy"], "spec": r["spec"], "start": r["start"] or ""} for r in results["policies"]])
     parts = [f"<h1>RLHF Studio evaluation: did RLHF help?</h1><p class='c'>{e(results['created'])} · "
              f"{data['articles']} held-out articles · baseline {e(results['baseline'])}</p>"]
-    parts += ["<ul>" + "".join(f"<li>{e(s)}</li>" for _, s in verdicts(results)) + "</ul>"] if verdicts(results) else []
+    parts += ["<ul>" + "".join(f"<li>{e(v['sentence'])}</li>" for v in verdicts(results)) + "</ul>"] if verdicts(results) else []
     parts += [f"<div class='note'>{e(n)}</div>" for n in results.get("notes") or []]
     for i, fig in enumerate(report_figures(results)):
         parts.append(_figure_html(fig, f"fig{i}"))

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from rlhf_core.errors import DataError, StudioError
-from rlhf_core.evaluation import overoptimisation as oo
 from rlhf_core.evaluation import policies as specs
 from rlhf_core.evaluation import stats
 from rlhf_core.evaluation.config import EvalConfig
+from rlhf_core.evaluation.curve import curve_notes, over_optimisation
+from rlhf_core.evaluation.sampling import CHUNK, Models, chunks, sample_with_kl
 
-CHUNK = 8  # articles per generation batch (one progress step)
 JUDGES = ("reward", "gold")  # scorers of the automatic win rates; people's votes are the third judge
 
 
@@ -43,7 +43,7 @@ class Policy:
     notes: list[str] = field(default_factory=list)
 
 
-class _Progress:
+class Progress:
     """Counts the job's steps (one per batch of articles) and builds its progress rows."""
 
     def __init__(self, total: int):
@@ -74,60 +74,7 @@ def fingerprint(articles: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def chunks(items: Sequence, size: int = CHUNK) -> list[list]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-# ------------------------------------------------------------------------------------ sampling
-def sample_with_kl(bundle, ref_model, articles: Sequence[str], samples: int, max_new_tokens: int, seed: int):
-    """S headlines per article sampled at temperature 1, and each one's KL(policy || reference) estimate.
-
-        KL(pi || pi_ref) = E_{y ~ pi} sum_t k3_t,  k3_t = exp(log pi_ref(y_t) - log pi(y_t)) - (...) - 1
-
-    (Schulman 2020, http://joschu.net/blog/kl-approx.html; rlhf_core.policy.losses.kl_k3): unbiased
-    and never negative. Returns (headlines (A*S,), kl (A*S,) or None without a reference).
-    """
-    import torch
-
-    from rlhf_core.policy.losses import kl_k3
-    from rlhf_core.policy.rollout import completion_logprobs, sample
-    from rlhf_core.policy.train import PolicyRun
-
-    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
-    ids, mask = run.encode_prompts(list(articles), max_new_tokens, 256)  # (A, P)
-    generator = torch.Generator(device=run.device).manual_seed(seed)
-    with torch.no_grad():
-        roll = sample(bundle.model, ids, mask, max_new_tokens=max_new_tokens, temperature=1.0, stop_ids=run.stop_ids(),
-                      pad_id=run.pad_id, repeats=samples, generator=generator)  # B = A * S rows
-        headlines = run.decode(roll.completion_ids, roll.completion_mask)
-        if ref_model is None:
-            return headlines, None
-        ref_logprobs = completion_logprobs(ref_model, roll.prompt_ids, roll.prompt_mask, roll.completion_ids,
-                                           roll.completion_mask, 1.0, group_size=samples)  # (B, C)
-        kl = (kl_k3(roll.logprobs, ref_logprobs) * roll.completion_mask).sum(-1)  # (B,)
-    return headlines, kl.cpu().numpy().astype(float)
-
-
-class _Models:
-    """Policies loaded once per evaluation (a start model serves every policy that began there)."""
-
-    def __init__(self, device: str):
-        self.device, self.loaded = device, {}
-
-    def get(self, spec: str):
-        if spec not in self.loaded:
-            from rlhf_core.models.registry import load_policy
-
-            bundle = load_policy(spec, device=self.device, cache=False)
-            bundle.model.eval()
-            self.loaded[spec] = bundle
-        return self.loaded[spec]
-
-    def drop(self, spec: str) -> None:
-        self.loaded.pop(spec, None)
-
-
-def _reference_of(models: _Models, policy: Policy):
+def _reference_of(models: Models, policy: Policy):
     """The start model to measure KL against, or None (with a note saying why)."""
     if policy.start is None:
         return None
@@ -169,7 +116,7 @@ def _write_and_score(policy: Policy, bundle, table: pd.DataFrame, cfg: EvalConfi
     return rows
 
 
-def _kl(policy: Policy, models: _Models, table: pd.DataFrame, cfg: EvalConfig, progress) -> Iterator:
+def _kl(policy: Policy, models: Models, table: pd.DataFrame, cfg: EvalConfig, progress) -> Iterator:
     """Mean sampled KL(policy || its start) over the articles (0 for a policy that is its own start)."""
     if policy.start is None:
         return None  # a preset or a foreign folder: no run, no starting point
@@ -223,81 +170,6 @@ def win_rates(metrics: dict, rows: pd.DataFrame, base_rows: pd.DataFrame, baseli
     metrics.update({f"win_rate_human{s}": None if human is None else human[k]
                     for s, k in (("", "rate"), ("_low", "low"), ("_high", "high"))})
     metrics["human_votes"] = 0 if human is None else human["votes"]
-
-
-# ------------------------------------------------------------------------------------ the curve
-def _curve_point(models: _Models, spec: str, ref_model, articles: list[str], cfg: EvalConfig, rewarder, progress,
-                 phase: str) -> Iterator:
-    """Mean KL to the start and mean proxy / gold of S headlines per article sampled at temperature 1."""
-    kls, proxies, golds = [], [], []
-    for i, part in enumerate(chunks(articles)):
-        heads, kl = sample_with_kl(models.get(spec), ref_model, part, cfg.kl_samples, cfg.max_new_tokens, cfg.seed + i)
-        proxy, gold = rewarder([a for a in part for _ in range(cfg.kl_samples)], heads)
-        kls += [] if kl is None else kl.tolist()
-        proxies += [] if proxy is None else proxy.tolist()
-        golds += [] if gold is None else gold.tolist()
-        yield progress.tick(phase)
-    mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
-    kl = max(0.0, mean(kls) or 0.0)
-    return {"kl": kl, "sqrt_kl": float(np.sqrt(kl)), "proxy": mean(proxies), "gold": mean(golds)}
-
-
-def _fits(family: str, points: list[dict], start: dict) -> dict:
-    """Gao et al.'s form fitted to the gold and to the proxy points (None where too few points)."""
-    fits = {}
-    for value in ("gold", "proxy"):
-        usable = [p for p in points if p[value] is not None and p["sqrt_kl"] > 0]
-        fits[value] = None if start[value] is None else oo.fit_summary(
-            family, [p["sqrt_kl"] for p in usable], [p[value] for p in usable], start[value])
-    return fits
-
-
-def _curve(run: str, table: pd.DataFrame, cfg: EvalConfig, rewarder, reward, persona: str | None, models: _Models,
-           progress, device: str) -> Iterator:
-    """The over-optimisation curve of one policy run: its checkpoints (RL) and best-of-n from its start."""
-    from rlhf_core.policy.best_of_n import best_of_n
-    from rlhf_core.policy.config import GenerationConfig
-
-    checkpoints = specs.run_checkpoints(run)
-    start = specs.start_of(checkpoints[-1][1])
-    if start is None:
-        raise StudioError(f"'{run}' does not record the policy it started from, so its KL cannot be measured.")
-    articles = table["article"].astype(str).tolist()[:cfg.curve_articles]
-    # 1. the start policy (KL 0), then every checkpoint: KL to the start, proxy and gold, all at T = 1
-    start_point = {"step": 0, **(yield from _curve_point(models, start, None, articles, cfg, rewarder, progress,
-                                                        "over-optimisation: the starting point"))}
-    start_point.update(kl=0.0, sqrt_kl=0.0)
-    rl = [start_point]
-    for step, folder in checkpoints:
-        point = yield from _curve_point(models, folder, models.get(start).model, articles, cfg, rewarder, progress,
-                                        f"over-optimisation: checkpoint at step {step}")
-        rl.append({"step": step, **point})
-        models.drop(folder)
-    # 2. best-of-n from the start on the same articles: one pool of bon_max_n samples per article
-    bon = None
-    if reward is not None:
-        pools = []
-        gen = GenerationConfig(temperature=1.0, max_new_tokens=cfg.max_new_tokens)
-        for i, part in enumerate(chunks(articles)):
-            pools += best_of_n(models.get(start), reward, part, n=cfg.bon_max_n, gen=gen, seed=cfg.seed + i,
-                               gold_persona=persona or "", device=device)
-            yield progress.tick("over-optimisation: best-of-n from the starting point")
-        bon = []
-        for n in cfg.bon_ns():
-            picks = [oo.expected_best_of_n([c["reward"] for c in pool["candidates"]],
-                                           None if persona is None else [c["gold"] for c in pool["candidates"]], n)
-                     for pool in pools]
-            kl = oo.bon_kl(n)
-            bon.append({"n": n, "kl": kl, "sqrt_kl": float(np.sqrt(kl)), "proxy": float(np.mean([p for p, _ in picks])),
-                        "gold": None if persona is None else float(np.mean([g for _, g in picks]))})
-    trained = [p for p in rl if p["step"] > 0 and p["sqrt_kl"] > 0]
-    return {
-        "run": specs.label_of(checkpoints[-1][1]).split("/")[0], "start": specs.label_of(start),
-        "articles": len(articles), "samples_per_article": cfg.kl_samples, "bon_samples_per_article": cfg.bon_max_n,
-        "rl": rl, "rl_fit": _fits("rl", rl, start_point), "bon": bon,
-        "bon_fit": None if bon is None else _fits("bon", bon, bon[0]),
-        "too_few_checkpoints": len(trained) < 2,
-    }
 
 
 # ------------------------------------------------------------------------------------ the job
@@ -369,7 +241,8 @@ def evaluate(cfg: EvalConfig, policies: Sequence[str], articles: pd.DataFrame, *
     n_chunks, curve_chunks = len(chunks(table)), len(chunks(table.head(cfg.curve_articles)))
     total = sum(n_chunks * (1 + (p.start is not None)) for p in entries) + 1
     total += (len(checkpoints) + 1 + (reward is not None)) * curve_chunks if checkpoints else 0
-    progress, models = _Progress(total), _Models(device)
+    progress, models = Progress(total), Models(device)
+    yield {"step": 0, "total_steps": progress.total, "phase": "loading the policies and the judges"}
     rewarder = Rewarder(reward, persona or "", device)
     starts = {p.start for p in entries}
     rows: dict[str, pd.DataFrame] = {}
@@ -390,7 +263,7 @@ def evaluate(cfg: EvalConfig, policies: Sequence[str], articles: pd.DataFrame, *
             win_rates(record, rows[policy.label], rows[base.label], base.label, votes, cfg, len(table))
     # 4. the people's leaderboard; 5. the over-optimisation curve of one run
     board = stats.leaderboard(votes, cfg.leaderboard_rounds, cfg.confidence, cfg.seed)
-    curve = (yield from _curve(curve_run, table, cfg, rewarder, reward, persona, models, progress, device)) if curve_run else None
+    curve = (yield from over_optimisation(curve_run, table, cfg, rewarder, reward, persona, models, progress, device)) if curve_run else None
     results = {
         "version": 1, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "config": cfg.to_dict(), "device": device,
         "data": {**(data or {}), "articles": len(table), "fingerprint": fingerprint(table)},
@@ -411,14 +284,6 @@ def evaluate(cfg: EvalConfig, policies: Sequence[str], articles: pd.DataFrame, *
            "summary": {"out_dir": None if out_dir is None else str(out_dir), "baseline": base.label,
                        "policies": [r["policy"] for r in records], "seconds": results["seconds"]}}
     return results
-
-
-def curve_notes(curve: dict | None) -> list[str]:
-    if not curve or not curve["too_few_checkpoints"]:
-        return []
-    trained = sum(1 for p in curve["rl"] if p["step"] > 0)
-    return [f"{curve['run']} has {trained} checkpoint{'s' * (trained != 1)} away from its start: the RL fit needs at "
-            "least 2. Train with 'save every' set (for example every 25 steps) to draw its curve."]
 
 
 def headline_table(table: pd.DataFrame, rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
