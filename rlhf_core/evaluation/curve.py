@@ -8,6 +8,7 @@ mean proxy and gold scores. Gao et al. (2022)'s forms are fitted to the gains ov
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -46,8 +47,8 @@ def _fits(family: str, points: list[dict], start: dict) -> dict:
     return fits
 
 
-def over_optimisation(run: str, table: pd.DataFrame, cfg: EvalConfig, rewarder, reward, persona: str | None, models: Models,
-           progress, device: str) -> Iterator:
+def over_optimisation(run: str, table: pd.DataFrame, cfg: EvalConfig, rewarder, reward, persona: str | None,
+                      models: Models, progress, device: str) -> Iterator:
     """The over-optimisation curve of one policy run: its checkpoints (RL) and best-of-n from its start."""
     from rlhf_core.policy.best_of_n import best_of_n
     from rlhf_core.policy.config import GenerationConfig
@@ -86,7 +87,7 @@ def over_optimisation(run: str, table: pd.DataFrame, cfg: EvalConfig, rewarder, 
                         "gold": None if persona is None else float(np.mean([g for _, g in picks]))})
     trained = [p for p in rl if p["step"] > 0 and p["sqrt_kl"] > 0]
     return {
-        "run": specs.label_of(checkpoints[-1][1]).split("/")[0], "start": specs.label_of(start),
+        "run": specs.label_of(str(Path(checkpoints[-1][1]).parent)), "start": specs.label_of(start),
         "articles": len(articles), "samples_per_article": cfg.kl_samples, "bon_samples_per_article": cfg.bon_max_n,
         "rl": rl, "rl_fit": _fits("rl", rl, start_point), "bon": bon,
         "bon_fit": None if bon is None else _fits("bon", bon, bon[0]),

@@ -117,7 +117,7 @@ def _write_and_score(policy: Policy, bundle, table: pd.DataFrame, cfg: EvalConfi
 
 
 def _kl(policy: Policy, models: Models, table: pd.DataFrame, cfg: EvalConfig, progress) -> Iterator:
-    """Mean sampled KL(policy || its start) over the articles (0 for a policy that is its own start)."""
+    """Mean sampled KL(policy || its start) over the articles; None without a recorded or loadable start."""
     if policy.start is None:
         return None  # a preset or a foreign folder: no run, no starting point
     ref = _reference_of(models, policy)
@@ -263,7 +263,9 @@ def evaluate(cfg: EvalConfig, policies: Sequence[str], articles: pd.DataFrame, *
             win_rates(record, rows[policy.label], rows[base.label], base.label, votes, cfg, len(table))
     # 4. the people's leaderboard; 5. the over-optimisation curve of one run
     board = stats.leaderboard(votes, cfg.leaderboard_rounds, cfg.confidence, cfg.seed)
-    curve = (yield from over_optimisation(curve_run, table, cfg, rewarder, reward, persona, models, progress, device)) if curve_run else None
+    curve = None
+    if curve_run:
+        curve = yield from over_optimisation(curve_run, table, cfg, rewarder, reward, persona, models, progress, device)
     results = {
         "version": 1, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "config": cfg.to_dict(), "device": device,
         "data": {**(data or {}), "articles": len(table), "fingerprint": fingerprint(table)},
