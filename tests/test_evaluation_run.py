@@ -100,8 +100,21 @@ def test_evaluate_a_run_against_its_start_with_people_curve_and_report(tmp_path)
     assert curve["bon"][3]["proxy"] >= curve["bon"][0]["proxy"]  # best-of-8 by the proxy scores at least the average
     assert not curve["too_few_checkpoints"] and set(curve["bon_fit"]) == {"gold", "proxy"}
 
-    headlines = pd.read_csv(tmp_path / "out" / "headlines.csv")
+    headlines = pd.read_csv(tmp_path / "out" / "headlines.csv", keep_default_na=False)
     assert len(headlines) == 2 * SMALL.articles * SMALL.n and set(headlines["policy"]) == {"preset: tiny-init", "run: grpo-test"}
+    # the per-policy means are those of rouge-score (stemmer on) and the persona over the headlines written
+    from rouge_score import rouge_scorer
+
+    from rlhf_core.data.personas import get_persona
+
+    mine = headlines[headlines["policy"] == "run: grpo-test"]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+    direct = [scorer.score(ref, head) for ref, head in zip(mine["reference"], mine["headline"])]
+    assert grpo["rouge1"] == pytest.approx(np.mean([d["rouge1"].fmeasure for d in direct]))
+    assert grpo["rougeL"] == pytest.approx(np.mean([d["rougeL"].fmeasure for d in direct]))
+    wire = get_persona("wire_editor")
+    assert grpo["gold_mean"] == pytest.approx(np.mean([wire.score(a, h) for a, h in zip(mine["article"], mine["headline"])]))
+    assert grpo["reward_mean"] == pytest.approx(np.mean(length_reward(None, mine["headline"].tolist())))
     report = (tmp_path / "out" / "report.html").read_text()
     # opens offline: plotly.js inlined, nothing fetched (no <script src=...>, no stylesheet link)
     assert "Plotly.newPlot" in report and "plotly.js v" in report and not re.search(r"<script[^>]*\ssrc=|<link", report)
