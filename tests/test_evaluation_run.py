@@ -198,3 +198,23 @@ def test_cli_bad_arguments_say_error_and_exit_2(argv, message, capsys):
     assert main(["evaluate", "--data", str(SAMPLE / "articles.csv"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_headlines_are_sampled_as_in_training_so_a_policy_that_writes_nothing_shows_it():
+    """The evaluation samples with the RL loop: a policy whose favourite headline is empty (a reward hack the
+    Compare page's generation would hide, since it forbids ending at once) is evaluated on what it writes."""
+    import torch
+
+    from rlhf_core.evaluation.sampling import sample_headlines
+    from rlhf_core.models.generation import generate_headlines
+    from rlhf_core.models.registry import load_policy
+
+    bundle = load_policy("tiny-init", cache=False)
+    eos = int(bundle.tokenizer.eos_token_id)
+    push = torch.zeros(bundle.model.get_output_embeddings().weight.shape[0])
+    push[eos] = 100.0  # end-of-text first, always
+    bundle.model.get_output_embeddings().register_forward_hook(lambda module, inputs, logits: logits + push)
+    article = pd.read_csv(SAMPLE / "articles.csv")["article"][0]
+    assert sample_headlines(bundle, [article], 3, 8, seed=0, temperature=0.7) == [["", "", ""]]
+    assert sample_headlines(bundle, [article], 1, 8, seed=0, temperature=0.0) == [[""]]  # greedy too
+    assert all(generate_headlines(bundle, [article], temperature=0.7, n=3, max_new_tokens=8)[0])  # Compare: never empty

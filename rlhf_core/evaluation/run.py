@@ -1,8 +1,9 @@
 """`evaluate(...)`: did RLHF help? One generator for the Evaluate page's background job and the CLI.
 
 For every policy, on the same held-out articles with the same seed:
-  1. write n headlines per article (temperature T) and score each: ROUGE-1/2/L against the
-     reference, the reward model (proxy), the gold persona (synthetic data), length;
+  1. write n headlines per article (temperature T, sampled as in training: an empty headline
+     counts) and score each: ROUGE-1/2/L against the reference, the reward model (proxy), the
+     gold persona (synthetic data), length;
   2. sample `kl_samples` more at temperature 1 and estimate KL(policy || its starting point), the
      sum over tokens of Schulman's k3 (what the trainers log as policy/kl);
 then win rates against the baseline (reward model, gold persona, people's A/B votes) with paired
@@ -27,7 +28,7 @@ from rlhf_core.evaluation import policies as specs
 from rlhf_core.evaluation import stats
 from rlhf_core.evaluation.config import EvalConfig
 from rlhf_core.evaluation.curve import curve_notes, over_optimisation
-from rlhf_core.evaluation.sampling import CHUNK, Models, chunks, sample_with_kl
+from rlhf_core.evaluation.sampling import CHUNK, Models, chunks, sample_headlines, sample_with_kl
 
 JUDGES = ("reward", "gold")  # scorers of the automatic win rates; people's votes are the third judge
 
@@ -93,14 +94,12 @@ def _reference_of(models: Models, policy: Policy):
 def _write_and_score(policy: Policy, bundle, table: pd.DataFrame, cfg: EvalConfig, rewarder, progress) -> Iterator:
     """Headline rows of one policy (n per article), scored; yields progress, returns the rows."""
     from rlhf_core.evaluation.text import ROUGE_KEYS, rouge_scores
-    from rlhf_core.models.generation import generate_headlines
 
     rows = []
     for start in range(0, len(table), CHUNK):
         part = table.iloc[start:start + CHUNK]
         articles = part["article"].astype(str).tolist()
-        written = generate_headlines(bundle, articles, temperature=cfg.temperature, n=cfg.n, top_p=cfg.top_p,
-                                     max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + start)
+        written = sample_headlines(bundle, articles, cfg.n, cfg.max_new_tokens, cfg.seed + start, cfg.temperature, cfg.top_p)
         flat_articles = [a for a, heads in zip(articles, written) for _ in heads]
         flat = [h for heads in written for h in heads]
         proxy, gold = rewarder(flat_articles, flat)

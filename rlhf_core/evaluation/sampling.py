@@ -1,4 +1,4 @@
-"""Sampling for the evaluation: policies loaded once, headlines at temperature 1 with their KL to a reference.
+"""Sampling for the evaluation: policies loaded once, headlines sampled as in training, their KL to a reference.
 
 Shapes: A = articles, S = samples per article, B = A * S rows, C = completion tokens.
 """
@@ -14,6 +14,37 @@ def chunks(items: Sequence, size: int = CHUNK) -> list[list]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
+def rollout(bundle, articles: Sequence[str], samples: int, max_new_tokens: int, seed: int, temperature: float = 1.0,
+            top_p: float = 1.0):
+    """(PolicyRun, Rollout): S completions per article as the trainers sample them (temperature 0 = greedy).
+
+    The same loop as RL (rlhf_core.policy.rollout.sample), so the evaluation sees the policy's own
+    distribution: a headline may end at once (empty), as it may in training. The Compare page's
+    generation forbids that; a policy that learned to write nothing must show it here.
+    """
+    import torch
+
+    from rlhf_core.policy.rollout import sample
+    from rlhf_core.policy.train import PolicyRun
+
+    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
+    ids, mask = run.encode_prompts(list(articles), max_new_tokens, 256)  # (A, P)
+    generator = torch.Generator(device=run.device).manual_seed(seed)
+    with torch.no_grad():
+        roll = sample(bundle.model, ids, mask, max_new_tokens=max_new_tokens, temperature=temperature or 1.0, top_p=top_p,
+                      stop_ids=run.stop_ids(), pad_id=run.pad_id, repeats=samples, generator=generator,
+                      greedy=temperature == 0)  # B = A * S rows
+    return run, roll
+
+
+def sample_headlines(bundle, articles: Sequence[str], samples: int, max_new_tokens: int, seed: int, temperature: float,
+                     top_p: float = 1.0) -> list[list[str]]:
+    """S headlines per article: result[i][j] is sample j for articles[i]."""
+    run, roll = rollout(bundle, articles, samples, max_new_tokens, seed, temperature, top_p)
+    flat = run.decode(roll.completion_ids, roll.completion_mask)
+    return [flat[i * samples:(i + 1) * samples] for i in range(len(articles))]
+
+
 def sample_with_kl(bundle, ref_model, articles: Sequence[str], samples: int, max_new_tokens: int, seed: int):
     """S headlines per article sampled at temperature 1, and each one's KL(policy || reference) estimate.
 
@@ -25,18 +56,13 @@ def sample_with_kl(bundle, ref_model, articles: Sequence[str], samples: int, max
     import torch
 
     from rlhf_core.policy.losses import kl_k3
-    from rlhf_core.policy.rollout import completion_logprobs, sample
-    from rlhf_core.policy.train import PolicyRun
+    from rlhf_core.policy.rollout import completion_logprobs
 
-    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
-    ids, mask = run.encode_prompts(list(articles), max_new_tokens, 256)  # (A, P)
-    generator = torch.Generator(device=run.device).manual_seed(seed)
+    run, roll = rollout(bundle, articles, samples, max_new_tokens, seed)
+    headlines = run.decode(roll.completion_ids, roll.completion_mask)
+    if ref_model is None:
+        return headlines, None
     with torch.no_grad():
-        roll = sample(bundle.model, ids, mask, max_new_tokens=max_new_tokens, temperature=1.0, stop_ids=run.stop_ids(),
-                      pad_id=run.pad_id, repeats=samples, generator=generator)  # B = A * S rows
-        headlines = run.decode(roll.completion_ids, roll.completion_mask)
-        if ref_model is None:
-            return headlines, None
         ref_logprobs = completion_logprobs(ref_model, roll.prompt_ids, roll.prompt_mask, roll.completion_ids,
                                            roll.completion_mask, 1.0, group_size=samples)  # (B, C)
         kl = (kl_k3(roll.logprobs, ref_logprobs) * roll.completion_mask).sum(-1)  # (B,)
