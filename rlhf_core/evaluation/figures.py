@@ -103,22 +103,26 @@ def curve_figure(curve: dict):
             points = [p for p in curve.get(family) or [] if p[value] is not None]
             if not points:
                 continue
+            names = [f"{tag} {p[tag]}" for p in points]
+            every = max(1, -(-len(points) // 10))  # label about 10 points; hovering shows every one
             fig.add_trace(go.Scatter(
                 x=[p["sqrt_kl"] for p in points], y=[p[value] for p in points], mode="markers+text", name=label,
-                text=[f"{tag} {p[tag]}" for p in points], textposition="top center", textfont={"size": 9},
-                marker={"color": color, "size": 9}, legendgroup=family, showlegend=col == 1), row=1, col=col)
+                text=[n if i % every == 0 or i == len(points) - 1 else "" for i, n in enumerate(names)], hovertext=names,
+                textposition="top center", textfont={"size": 9}, marker={"color": color, "size": 9}, legendgroup=family,
+                showlegend=col == 1), row=1, col=col)
             fit = (curve.get(f"{family}_fit") or {}).get(value)
             if fit is None:
                 continue
-            top = max(max(p["sqrt_kl"] for p in points), fit["peak_d"] or 0.0) * 1.1
-            d = np.linspace(0.0, top, 80)
+            reach = max(p["sqrt_kl"] for p in points)
+            peak = fit["peak_d"] if fit["peak_d"] is not None and fit["peak_d"] <= 1.5 * reach else None  # far peaks: table only
+            d = np.linspace(0.0, max(reach, peak or 0.0) * 1.1, 80)
             fig.add_trace(go.Scatter(
                 x=d, y=fit["start"] + form(d, fit["alpha"], fit["beta"]), mode="lines", legendgroup=family,
                 name=f"{label}: fit d(α - β {'log d' if family == 'rl' else 'd'})", showlegend=col == 1,
                 line={"color": color, "dash": "dot"}), row=1, col=col)
-            if fit["peak_d"] is not None:
+            if peak is not None:
                 fig.add_trace(go.Scatter(
-                    x=[fit["peak_d"]], y=[fit["peak_value"]], mode="markers", legendgroup=family, showlegend=False,
+                    x=[peak], y=[fit["peak_value"]], mode="markers", legendgroup=family, showlegend=False,
                     name=f"{label}: peak d* = {fit['peak_d']:.2f}", marker={"symbol": "star", "size": 16, "color": color},
                     hovertemplate="peak d* = %{x:.2f}, %{y:.3f}<extra></extra>"), row=1, col=col)
     fig.update_xaxes(title_text="d = sqrt(KL to the start), sqrt(nats)")

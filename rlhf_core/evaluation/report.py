@@ -80,8 +80,9 @@ def result_tables(results: dict) -> list[tuple[str, str, pd.DataFrame, str]]:
                 for value, fit in (curve.get(key) or {}).items() if fit is not None]
         if fits:
             tables.append(("curve_fits", "Fitted forms (Gao, Schulman & Hilton 2022)", pd.DataFrame(fits),
-                           "R(d) = score(d) - score(0) with d = sqrt(KL). The peak d* is where the fitted gold stops rising; "
-                           "empty where the fitted curve does not turn down."))
+                           "R(d) = score(d) - score(0) with d = sqrt(KL). The peak d* is where the fitted curve stops rising "
+                           "(a star on the chart when it lies within 1.5 times the measured range); empty where it never "
+                           "turns down."))
     return [(key, title, _numbers(frame), caption) for key, title, frame, caption in tables]
 
 
