@@ -67,7 +67,7 @@ if go:
                   "persona": persona, "curve": curve, **cfg.to_dict()}
         run_id = runner.submit("eval", config, lambda out_dir: evaluate(
             cfg, specs, table, reward=reward, persona=persona, baseline=baseline, curve_run=curve,
-            data={"name": picked["data"]}, out_dir=out_dir), name=f"{len(specs)} policies on {picked['data']}")
+            data={"name": picked["data"]}, out_dir=out_dir), name=f"{', '.join(picked['policies'])} on {picked['data']}")
     except StudioError as exc:
         st.error(md_escape(exc))
     else:
