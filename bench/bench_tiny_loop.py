@@ -69,12 +69,12 @@ def smooth(values, k: int = 5) -> np.ndarray:
     return np.array([values[max(0, i - k + 1):i + 1].mean() for i in range(len(values))])
 
 
-def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, prompts=8, seed=0, policy="tiny"):
+def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, prompts=8, seed=0, policy="tiny", save_every=0):
     from rlhf_core.policy.config import GenerationConfig, GRPOConfig
     from rlhf_core.policy.train import train_policy
 
     cfg = GRPOConfig(steps=steps, lr=lr, beta=beta, prompts_per_step=prompts, group_size=4, sample_every=0, probe_articles=0,
-                     seed=seed, generation=GenerationConfig(max_new_tokens=20, temperature=temperature))
+                     seed=seed, save_every=save_every, generation=GenerationConfig(max_new_tokens=20, temperature=temperature))
     start = time.monotonic()
     rows = list(train_policy("grpo", cfg, policy, reward_dir, data, out))
     proxy, gold, kl = (smooth([r[k] for r in rows]) for k in ("reward/mean", "reward/gold_mean", "policy/kl"))
@@ -87,6 +87,34 @@ def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, pro
     print("    proxy: " + " ".join(f"{proxy[m]:6.3f}" for m in marks))
     print("    gold:  " + " ".join(f"{gold[m]:6.3f}" for m in marks))
     return rows
+
+
+def sft_stage(out: Path, steps: int, lr: float) -> str:
+    """The SFT policy: the `tiny` preset, then SFT on the sample's expert demonstrations. Returns its final/ folder."""
+    from rlhf_core.data.loaders import load_file
+    from rlhf_core.policy.config import SFTConfig
+    from rlhf_core.policy.train import train_policy
+
+    demos = load_file(ROOT / "sample_data" / "expert_demonstrations.csv", kind="demonstrations").frame
+    list(train_policy("sft", SFTConfig(steps=steps, lr=lr, seed=0), "tiny", None, demos, out))
+    return str(out / "final")
+
+
+def quick_reward(out: Path, blind_spot: bool = False) -> list[dict]:
+    """A quick reward model (linear head on frozen MiniLM) on the sample ratings + pairs; with `blind_spot`, on the
+    sample data's generator and seed without the degenerate styles (the Data page's "leave out styles")."""
+    from rlhf_core.reward.config import RewardConfig
+    from rlhf_core.reward.data import load_training_files
+    from rlhf_core.reward.train import train_reward
+
+    folder = ROOT / "sample_data"
+    if blind_spot:
+        from rlhf_core.data.synth import write_dataset
+
+        folder = out.parent / f"{out.name}-data"
+        write_dataset(folder, "wire_editor", 400, 7, exclude_styles=tuple(DEGENERATE_STYLES))
+    ratings, preferences, _ = load_training_files([folder / "train_ratings.csv", folder / "train_preferences.jsonl"])
+    return list(train_reward(RewardConfig(**QUICK), ratings, preferences, out))
 
 
 def main() -> None:
@@ -113,9 +141,6 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from rlhf_core.models.registry import load_policy
-    from rlhf_core.reward.config import RewardConfig
-    from rlhf_core.reward.data import load_training_files
-    from rlhf_core.reward.train import train_reward
 
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads {args.threads}")
     table = pd.read_csv(ROOT / "sample_data" / "articles.csv")
@@ -127,24 +152,17 @@ def main() -> None:
     t0 = time.monotonic()
     # 1. SFT: the preset (a pre-trained base), then SFT on the sample's expert demonstrations
     from rlhf_core import paths
-    from rlhf_core.data.loaders import load_file
-    from rlhf_core.policy.config import SFTConfig
-    from rlhf_core.policy.train import train_policy
 
     cached = (paths.models_dir() / "tiny-sft" / "config.json").is_file()
     preset = load_policy("tiny", cache=False)
     print(f"1. tiny preset ready in {time.monotonic() - t0:.0f} s ({'cached: loading only' if cached else 'pre-trained now'})")
     t0 = time.monotonic()  # the loop proper: SFT on the sample data, reward model, GRPO, evaluation
-    demos = load_file(ROOT / "sample_data" / "expert_demonstrations.csv", kind="demonstrations").frame
-    list(train_policy("sft", SFTConfig(steps=args.sft_steps, lr=args.sft_lr, seed=0), "tiny", None, demos, work / "sft"))
-    sft_dir = str(work / "sft" / "final")
+    sft_dir = sft_stage(work / "sft", args.sft_steps, args.sft_lr)
     bundle = load_policy(sft_dir, cache=False)
-    print(f"   SFT on the {len(demos)} expert demonstrations: {args.sft_steps} steps (lr {args.sft_lr}) in {time.monotonic() - t0:.0f} s")
+    print(f"   SFT on the 320 expert demonstrations: {args.sft_steps} steps (lr {args.sft_lr}) in {time.monotonic() - t0:.0f} s")
     # 2. reward model (quick mode)
     t1 = time.monotonic()
-    ratings, preferences, _ = load_training_files([ROOT / "sample_data" / "train_ratings.csv",
-                                                   ROOT / "sample_data" / "train_preferences.jsonl"])
-    rows = list(train_reward(RewardConfig(**QUICK), ratings, preferences, work / "reward"))
+    rows = quick_reward(work / "reward")
     reward_dir = work / "reward"
     print(f"2. reward model (quick, MiniLM) in {time.monotonic() - t1:.0f} s; "
           f"val spearman {rows[-1]['summary'].get('eval/spearman', float('nan')):.3f}")
@@ -177,12 +195,7 @@ def main() -> None:
     # 5. reward hacking
     if args.hack_steps:
         if args.blind_spot:  # a reward model that never saw degenerate headlines: a blind spot to exploit
-            # the sample data's generator and seed, without those styles (the Data page's "leave out styles")
-            from rlhf_core.data.synth import write_dataset
-
-            write_dataset(work / "blind-data", "wire_editor", 400, 7, exclude_styles=tuple(DEGENERATE_STYLES))
-            blind = load_training_files([work / "blind-data" / "train_ratings.csv", work / "blind-data" / "train_preferences.jsonl"])
-            list(train_reward(RewardConfig(**QUICK), blind[0], blind[1], work / "blind"))
+            quick_reward(work / "blind", blind_spot=True)
             reward_dir = work / "blind"
         print(f"5. reward hacking, lr={args.hack_lr}, {args.hack_steps} steps each"
               f"{', reward model trained WITHOUT the degenerate styles' if args.blind_spot else ''}:")

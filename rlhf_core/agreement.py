@@ -192,6 +192,12 @@ def bradley_terry_mm(wins: np.ndarray, prior: float = 0.5, iters: int = 1000, to
     return p
 
 
+def elo_scale(strength: np.ndarray) -> np.ndarray:
+    """Bradley-Terry strengths on Chatbot Arena's Elo scale: 400 * log10(p_i / geometric mean of p) + 1000.  (K,)"""
+    strength = np.asarray(strength, dtype=float)
+    return 400.0 * np.log10(strength / math.exp(float(np.log(strength).mean()))) + 1000.0
+
+
 def bradley_terry(votes: pd.DataFrame, prior: float = 0.5) -> pd.DataFrame:
     """Ranking of policies from A/B votes: policy, strength, elo, wins, losses, ties, games.
 
@@ -203,12 +209,11 @@ def bradley_terry(votes: pd.DataFrame, prior: float = 0.5) -> pd.DataFrame:
     if not policies:
         return pd.DataFrame(columns=columns)
     strength = bradley_terry_mm(wins + 0.5 * ties, prior=prior)
-    geo_mean = math.exp(float(np.log(strength).mean()))
     table = pd.DataFrame(
         {
             "policy": policies,
             "strength": strength,
-            "elo": 400.0 * np.log10(strength / geo_mean) + 1000.0,
+            "elo": elo_scale(strength),
             "wins": wins.sum(axis=1).astype(int),
             "losses": wins.sum(axis=0).astype(int),
             "ties": ties.sum(axis=1).astype(int),

@@ -8,6 +8,7 @@ Each group lives next to its code and registers itself with `add_commands(subpar
   export  (rlhf_core/export_cli.py): trl (a TRL + accelerate bundle)
   import  (rlhf_core/export_cli.py): trl (a finished bundle run becomes a studio run)
   lesson  (rlhf_core/lesson/cli.py):  run (the class lesson, headless)
+  evaluate (rlhf_core/evaluation/cli.py): metrics, win rates, over-optimisation curve, report
 A handler returns an exit code. User errors (StudioError, bad arguments) print `error: ...` on
 stderr and exit 2; nothing ends in a traceback unless RLHF_STUDIO_DEBUG=1.
 """
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     "rlhf_core.models.cli",
     "rlhf_core.export_cli",
     "rlhf_core.lesson.cli",
+    "rlhf_core.evaluation.cli",
 )
 
 

@@ -112,7 +112,7 @@ def test_empty_guidelines(studio_home):
 
 def test_an_error_during_evaluate(monkeypatch, studio_home):
     from rlhf_core.data.datasets import load_sample, save_dataset
-    from rlhf_core.models import generation
+    from rlhf_core.policy import rollout
 
     save_dataset("sample-test_ratings", load_sample("test_ratings.csv"))
     label = _policy_run()
@@ -120,11 +120,18 @@ def test_an_error_during_evaluate(monkeypatch, studio_home):
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB\n  File \"secret.py\", line 1")
 
-    monkeypatch.setattr(generation, "generate_headlines", out_of_memory)
+    monkeypatch.setattr(rollout, "sample", out_of_memory)  # the evaluation job samples headlines with it
     at = _page("pages/evaluate.py")
     at.multiselect(key="eval_policies").set_value([label])
-    at.number_input(key="eval_n").set_value(2).run()
+    at.number_input(key="eval_articles").set_value(2).run()
     at.button(key="eval_go").click().run()
+    assert not at.exception, at.exception
+    from ui.services import job_runner
+
+    runner = job_runner()
+    [run] = runner.list_runs("eval")
+    assert runner.wait(run.id, timeout=120).status == "failed"
+    at.run()
     assert not at.exception, at.exception
     shown = _errors(at)
     assert "The evaluation stopped" in shown and "CUDA out of memory" in shown and "secret.py" not in shown

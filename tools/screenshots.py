@@ -1,6 +1,6 @@
 """Start RLHF Studio, open every page in headless Chromium and save a screenshot of each.
 
-    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300] [--sample --full-reward]
+    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300] [--sample --full-reward] [--evaluate]
 
 The server helpers here are shared with tests/test_browser.py (recipe: ../shared/TESTING.md):
 a free port, the server's output to a log file, a /_stcore/health poll, Debian's Chromium.
@@ -223,6 +223,22 @@ def full_reward_walk(page, out: Path) -> None:
     full_screenshot(page, out / "full-2-reward-results.png")
 
 
+def evaluate_walk(page, out: Path) -> None:
+    """Evaluate page: the two newest policy runs (defaults) against the first one's start, with the newest run's
+    over-optimisation curve; screenshots while the job runs and of the results."""
+    goto_page(page, "Evaluate")
+    page.get_by_label("Over-optimisation curve of", exact=True).first.click()
+    page.get_by_role("option").nth(1).click()  # the newest run (option 0 is "(none)")
+    wait_idle(page)
+    page.get_by_role("button", name="Evaluate").click()
+    page.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
+    full_screenshot(page, out / "evaluate-1-live.png")
+    page.get_by_text("Per policy", exact=True).first.wait_for(timeout=1_200_000)
+    wait_idle(page)
+    page.wait_for_timeout(2_000)  # let the Plotly charts draw
+    full_screenshot(page, out / "evaluate-2-results.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "screenshots"))
@@ -234,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="click through the Policy page's reward-hacking recipe (GRPO twice for --steps steps)")
     parser.add_argument("--full-reward", action="store_true",
                         help="with --sample: train a full MiniLM reward model on the sample data (about 3 minutes)")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="run an evaluation on the Evaluate page (the two newest policy runs, the newest one's curve)")
     parser.add_argument("--policy", default="tiny", help="policy spec for --train (default: the tiny preset)")
     parser.add_argument("--steps", type=int, default=12, help="GRPO steps for --train")
     parser.add_argument("--articles", type=int, default=40,
@@ -268,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             hack_walk(page, out, args.steps)
         if args.full_reward:
             full_reward_walk(page, out)
+        if args.evaluate:
+            evaluate_walk(page, out)
         for index, title in enumerate(PAGES):
             links = nav_link(page, title)
             if not links.count():

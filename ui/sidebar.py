@@ -61,6 +61,9 @@ def page_exists(path: str) -> bool:
     return (Path(__file__).resolve().parent.parent / path).exists()
 
 
+JOB_PAGES = {"reward": ("pages/reward.py", "Reward model training"), "eval": ("pages/evaluate.py", "Evaluation")}
+
+
 def render_sidebar() -> PipelineState:
     """Pipeline checklist, the next step as a link, and any running job."""
     ps = pipeline_state()
@@ -79,9 +82,8 @@ def render_sidebar() -> PipelineState:
             st.page_link(page, label=f"Go to {title}", icon=":material/arrow_forward:")
         for info in ps.running:
             kind = run_get(info, "kind", "job")
-            target = "pages/reward.py" if kind == "reward" else "pages/policy.py"
+            target, what = JOB_PAGES.get(kind, ("pages/policy.py", f"{str(kind).upper()} policy training"))
             step, total = run_get(info, "step") or 0, run_get(info, "total_steps") or 0
-            what = "Reward model" if kind == "reward" else f"{str(kind).upper()} policy"
-            st.info(f"{what} training · step {step}/{total or '?'}", icon=STATUS_ICON["running"])
+            st.info(f"{what} · step {step}/{total or '?'}", icon=STATUS_ICON["running"])
             st.page_link(target, label="Watch the running job", icon=":material/monitoring:")
     return ps

@@ -51,12 +51,17 @@ POLICY_COMPARE = "policy_compare"
 POLICY_FLASH = "policy_flash"
 
 # --- Evaluate page ---------------------------------------------------------------------------
-EVAL_POLICIES = "eval_policies"
-EVAL_DATA = "eval_data"
-EVAL_N = "eval_n"
+EVAL_POLICIES = "eval_policies"        # multiselect: policies to evaluate
+EVAL_DATA = "eval_data"                # selectbox: held-out dataset
+EVAL_BASELINE = "eval_baseline"        # selectbox: the policy win rates are measured against
 EVAL_REWARD = "eval_reward"
 EVAL_PERSONA = "eval_persona"
-EVAL_RESULT = "eval_result"            # the last evaluation table (list of dict rows)
+EVAL_CURVE = "eval_curve"              # selectbox: the policy run whose over-optimisation curve is drawn
+EVAL_ARTICLES = "eval_articles"        # number inputs of EvalConfig fields
+EVAL_SAMPLES = "eval_samples"
+EVAL_TEMPERATURE = "eval_temperature"
+EVAL_SEED = "eval_seed"
+EVAL_RUN = "eval_run"                  # the evaluation run shown (results live on disk in its folder)
 
 # --- Shared ----------------------------------------------------------------------------------
 CANCEL_PREFIX = "cancel_"              # + run id: the Cancel button of a job fragment

@@ -70,8 +70,14 @@ def load_table(data) -> "Any":
     from rlhf_core.data.loaders import load_file
 
     path = Path(data)
-    frame = load_file(path).frame.reset_index(drop=True)
-    if path.suffix.lower() == ".csv" and "article" in frame.columns:
+    return with_split(load_file(path).frame.reset_index(drop=True), path)
+
+
+def with_split(frame, path: Path):
+    """The canonical `frame` loaded from CSV file `path`, plus the file's `split` column (train/test) if it has one."""
+    import pandas as pd
+
+    if Path(path).suffix.lower() == ".csv" and "article" in frame.columns:
         raw = pd.read_csv(path)
         if "split" in raw.columns and "article" in raw.columns:
             frame["split"] = frame["article"].map(dict(zip(raw["article"], raw["split"])))
