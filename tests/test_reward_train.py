@@ -266,3 +266,20 @@ def test_int8_encoder_embeds_like_float32_and_keeps_its_own_cache():
     cosine = (exact * approx).sum(1)
     assert (cosine > 0.98).all() and not np.allclose(exact, approx)  # close, yet really computed in int8
     assert embedding_store("minilm", 4, True).folder != embedding_store("minilm", 4, False).folder
+
+
+def test_an_int8_embedding_does_not_depend_on_the_other_texts_in_its_batch():
+    """Dynamic int8 quantisation scales activations per batch: the embedder runs one text at a time,
+    so a headline scores the same alone, among others, during training and during GRPO."""
+    from rlhf_core.reward.quick import Embedder, quantize_int8
+
+    model, tokenizer = load_backbone("tiny")
+    int8 = quantize_int8(model.base_model)
+    texts = ["Riverton council approves $48 million bond", "", "You won't believe what Riverton did!!! " * 8]
+    together = Embedder(int8, tokenizer, 64)
+    together.int8 = True
+    alone = Embedder(int8, tokenizer, 64)
+    alone.int8 = True
+    batch = together(texts)  # (3, H)
+    singles = np.stack([alone([t])[0] for t in texts[::-1]])[::-1]  # (3, H), other order, one call each
+    assert np.array_equal(batch, singles)
