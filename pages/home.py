@@ -87,7 +87,7 @@ with st.container(border=True, key="home_lesson"):
         if st.button("Start the class lesson", type="primary", icon=":material/play_arrow:", key="home_start_lesson"):
             from rlhf_core.lesson.config import LessonConfig
 
-            lesson_plan.submit(job_runner(), lesson_plan.start(LessonConfig()), "newsroom")
+            lesson_plan.advance(job_runner(), lesson_plan.start(LessonConfig()), "newsroom")
             st.switch_page("pages/lesson.py")
     else:
         st.page_link("pages/lesson.py", label="Continue the class lesson", icon=":material/arrow_forward:")

@@ -35,7 +35,18 @@ st.title("Class lesson: RLHF in three minutes")
 if flash := st.session_state.pop(state.LESSON_FLASH, None):
     st.success(flash)
 
-# --- start ---
+# --- act ---
+def start(key: str, quiet: bool = False) -> None:
+    """Start a stage (and the stages after it that need no pause); `quiet`: another thread may have started it."""
+    try:
+        plan.advance(runner, lesson, key, through_pauses=auto)
+    except StudioError as exc:
+        if not quiet:
+            show_error(exc, "Could not start the stage")
+        return
+    st.rerun()
+
+
 if lesson is None:
     st.markdown("One click runs the whole loop on the `tiny` model with a synthetic newsroom: **SFT** on an editor's best "
                 "headlines, a **reward model** of the editor's stars, **GRPO** against it, then the same articles "
@@ -44,44 +55,40 @@ if lesson is None:
     seed = st.number_input("Seed", 0, 10**6, 0, key=state.LESSON_SEED, help="Rehearse with a seed, teach with the same seed.")
     if st.button("Start the lesson", type="primary", icon=":material/school:", key="lesson_start"):
         lesson = plan.start(LessonConfig(seed=int(seed)))
-        plan.submit(runner, lesson, "newsroom")
-        st.rerun()
+        start("newsroom")
     st.stop()
 
-# --- render the parts, stage by stage (the next pending stage waits behind a Continue button) ---
+# --- render the parts, stage by stage; the next stage waits behind a Continue button ---
 started = ["main"] + [part for part in ("hacking", "personas") if any(s.key in lesson["runs"] for s in part_stages(part))]
 for part in started:
     if part != "main":
         st.header(PART_TITLES[part])
-    upcoming = plan.next_stage(runner, lesson, part)
+    previous = None
     for stage in part_stages(part):
         status = plan.stage_status(runner, lesson, stage.key)
-        if status == plan.PENDING and stage is not upcoming:
-            continue  # later stages appear one by one
         if status == plan.PENDING:
-            previous = [s for s in part_stages(part) if s.key in lesson["runs"]]
-            go_on = auto or (previous and not previous[-1].pause) or not previous
-            if go_on or st.button(f"Continue: {stage.title}", type="primary", key=f"lesson_next_{stage.key}",
-                                  icon=":material/arrow_forward:"):
-                try:
-                    plan.submit(runner, lesson, stage.key)
-                except StudioError as exc:
-                    show_error(exc, "Could not start the stage")
-                else:
-                    st.rerun()
+            if previous is not None and not previous.pause or auto:
+                start(stage.key, quiet=True)  # no pause here: its thread may have started it already
+            elif st.button(f"Continue: {stage.title}", type="primary", key=f"lesson_next_{stage.key}",
+                           icon=":material/arrow_forward:"):
+                start(stage.key)
             break
         stage_card(stage, status, lesson["runs"][stage.key])
+        if status == plan.BROKEN:
+            if st.button("Run this stage again", key=f"lesson_retry_{stage.key}", icon=":material/replay:"):
+                start(stage.key)
+            break
         if status != plan.DONE:
-            break  # a running or failed stage ends the part for now
+            break  # it is running: the stages after it appear one by one
+        previous = stage
     if part == "main" and (result := plan.result(runner, lesson, "compare")):
         before_after_table(result)
     if part == "personas" and (result := plan.result(runner, lesson, "personas_table")):
         personas_grid(result)
 
-# --- act: the optional parts, once the main lesson is over ---
+# --- the optional parts, once the main lesson is over ---
 if plan.next_stage(runner, lesson, "main") is None:
     cols = st.columns(2)
     for col, part in zip(cols, ("hacking", "personas")):
         if part not in started and col.button(PART_TITLES[part], key=f"lesson_part_{part}", icon=":material/play_arrow:"):
-            plan.submit(runner, lesson, part_stages(part)[0].key)
-            st.rerun()
+            start(part_stages(part)[0].key)

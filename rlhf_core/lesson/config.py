@@ -6,7 +6,7 @@ them over five seeds); a fixed seed makes a rehearsed lesson repeat headline for
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 
 from rlhf_core.errors import ConfigError
 
@@ -14,7 +14,9 @@ DEGENERATE_STYLES = ("truncated", "repetitive")  # what the hacking part's rewar
 
 
 def _help(default, text: str, low=None, high=None):
-    return field(default=default, metadata={"help": text, "min": low, "max": high})
+    from rlhf_core.bounds import bounded
+
+    return bounded(default, text, low, high)
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,10 @@ class LessonConfig:
     persona_steps: int = _help(150, "Steps of each 'whose values?' run.", 1, 2000)
 
     def __post_init__(self):
+        from rlhf_core.bounds import check_bounds
         from rlhf_core.data.personas import PERSONAS
 
-        for f in fields(self):
-            low, high, value = f.metadata.get("min"), f.metadata.get("max"), getattr(self, f.name)
-            if low is not None and not low <= value <= high:
-                raise ConfigError(f"{f.name} must be between {low:g} and {high:g} (got {value}).")
+        check_bounds(self)  # each field's min / max, as every config in the studio
         for name in (self.persona, self.rival_persona):
             if name not in PERSONAS:
                 raise ConfigError(f"unknown persona '{name}': choose from {', '.join(sorted(PERSONAS))}.")

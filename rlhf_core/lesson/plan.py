@@ -8,6 +8,7 @@ stage at a time and pauses; `run_part` (the CLI) runs a part's stages back to ba
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -46,9 +47,7 @@ def start(cfg: LessonConfig) -> dict:
     return state
 
 
-def _record(state: dict, key: str, run_ids: list[str]) -> None:
-    state["runs"][key] = run_ids
-    paths.atomic_write_json(state_path(), state)
+_state_lock = threading.Lock()  # the page and a lesson's chain thread both start stages
 
 
 def stage_status(runner, state: dict, key: str) -> str:
@@ -150,19 +149,56 @@ def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona, prompts):
 
 
 def submit(runner, state: dict, key: str) -> list[str]:
-    """Start a stage as background job(s); refused while it runs, is done, or waits for another stage."""
+    """Start a stage as background job(s); refused while it runs, is done, or waits for another stage.
+
+    Checked and recorded under one lock against lesson.json as it is on disk, so two clicks (or the
+    page and a chain thread) never start a stage twice, and a reset lesson is never resurrected.
+    """
     stage = STAGE_BY_KEY.get(key)
     if stage is None:
         raise StudioError(f"unknown lesson stage '{key}'")
-    status = stage_status(runner, state, key)
-    if status in (DONE, LIVE):
-        raise StudioError(f"'{stage.title}' is already {status}.")
-    missing = [STAGE_BY_KEY[k].title for k in stage.needs if stage_status(runner, state, k) != DONE]
-    if missing:
-        raise StudioError(f"'{stage.title}' needs {', '.join(missing)} first.")
-    run_ids = runner.submit_group(jobs_for(runner, state, stage))
-    _record(state, key, run_ids)
+    with _state_lock:
+        current = load_state()
+        if current is None or current.get("created") != state.get("created"):
+            raise StudioError("The lesson was reset or replaced meanwhile.")
+        status = stage_status(runner, current, key)
+        if status in (DONE, LIVE):
+            raise StudioError(f"'{stage.title}' is already {status}.")
+        missing = [STAGE_BY_KEY[k].title for k in stage.needs if stage_status(runner, current, k) != DONE]
+        if missing:
+            raise StudioError(f"'{stage.title}' needs {', '.join(missing)} first.")
+        run_ids = runner.submit_group(jobs_for(runner, current, stage))
+        current["runs"][key] = run_ids
+        paths.atomic_write_json(state_path(), current)
+        state["runs"] = current["runs"]
     return run_ids
+
+
+def advance(runner, state: dict, key: str, through_pauses: bool = False) -> threading.Thread:
+    """Start stage `key` now and, in a background thread, each following stage of its part that does
+    not pause for discussion (all of them with `through_pauses`): the lesson goes on while the teacher
+    shows another page. The thread stops at the next pause, at the part's end or when a stage fails."""
+    first = submit(runner, state, key)
+
+    def chain() -> None:
+        run_ids, stage = first, STAGE_BY_KEY[key]
+        while True:
+            if any(runner.wait(run_id).status != "succeeded" for run_id in run_ids):
+                return
+            current = load_state()  # the page may have started stages meanwhile, or reset the lesson
+            if current is None or current.get("created") != state.get("created"):
+                return
+            following = next_stage(runner, current, stage.part)
+            if following is None or (stage.pause and not through_pauses) or not ready(runner, current, following):
+                return
+            try:
+                run_ids, stage = submit(runner, current, following.key), following
+            except StudioError:  # the page (or another tab) started it first
+                return
+
+    thread = threading.Thread(target=chain, name=f"lesson-{key}", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_part(runner, state: dict, part: str, on_stage: Callable[[Stage, float], None] | None = None) -> None:
@@ -185,8 +221,14 @@ def lesson_run_ids(state: dict | None) -> list[str]:
     return [run_id for ids in (state or {}).get("runs", {}).values() for run_id in ids or []]
 
 
+def lesson_datasets(cfg: LessonConfig) -> list[str]:
+    """Every dataset name the lesson's stages can make (and nothing else)."""
+    names = [stages.dataset_name(p, t) for p in (cfg.persona, cfg.rival_persona) for t in stages.TABLES]
+    return names + [stages.dataset_name(cfg.persona, t, blind=True) for t in stages.TABLES[:2]] + [stages.PROMPTS_DATASET]
+
+
 def reset(runner, timeout: float = 60.0) -> dict:
-    """Remove the lesson's own runs and `lesson-` datasets and forget it; nothing else is touched.
+    """Remove the lesson's own runs and datasets and forget it; nothing else is touched.
 
     Live runs are cancelled first (and waited for), so no thread writes into a deleted folder.
     """
@@ -203,7 +245,8 @@ def reset(runner, timeout: float = 60.0) -> dict:
             removed_runs += 1
         except StudioError:
             continue  # already gone
-    names = [m["name"] for m in list_datasets() if str(m.get("name", "")).startswith("lesson-")]
+    ours = set(lesson_datasets(config_of(state))) if state else set()
+    names = [m["name"] for m in list_datasets() if m.get("name") in ours]
     for name in names:
         delete_dataset(name)
     state_path().unlink(missing_ok=True)
