@@ -18,7 +18,7 @@ from rlhf_core.jobs import JobRunner
 from rlhf_core.lesson import plan
 from rlhf_core.lesson.config import STAGES, LessonConfig, part_stages
 
-SMALL = dict(articles=50, prompts=60, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2, probe_articles=2)
+SMALL = dict(articles=50, prompts=60, fresh_articles=5, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2, probe_articles=2)
 
 
 def small_lesson(**overrides) -> tuple[JobRunner, dict]:
@@ -126,9 +126,12 @@ def test_main_part_makes_ordinary_datasets_and_runs_and_reset_removes_only_them(
     kinds = sorted(info.kind for info in runner.list_runs())
     assert kinds == ["grpo", "lesson", "lesson", "reward", "sft"]
     assert (Path(plan.output(runner, state, "grpo")) / "model.safetensors").is_file()
+    # the quick reward model sits on MiniLM, in int8 (CI installs it; a random tiny BERT ranks far worse)
+    meta = json.loads((Path(plan.output(runner, state, "reward")) / "studio_reward.json").read_text())
+    assert meta["backbone"] == "minilm" and meta["int8"] is True
     result = plan.result(runner, state, "compare")
     assert len(result["table"]) == 2 and {"before", "after", "before_gold", "after_reward"} <= set(result["table"][0])
-    assert result["gold_gain"]["n"] == 10  # a fifth of 50 articles held out
+    assert result["gold_gain"]["n"] == 15  # a fifth of 50 articles held out, and 5 fresh ones
     # the GRPO run logged the headline the reward model over-rates most, every step
     rollouts = [s for s in runner.read_samples(state["runs"]["grpo"][0]) if s.get("source") == "rollout"]
     assert len(rollouts) == 2 and rollouts[0]["reward"] is not None
@@ -179,3 +182,4 @@ def test_lesson_cli_prints_one_json_object_per_stage(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "rlhf_core", "lesson", "run", "--out", str(tmp_path), "--set", "grpo_steps=-1"],
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert bad.returncode == 2 and bad.stderr.startswith("error: grpo_steps must be between")
+

@@ -12,7 +12,7 @@ from rlhf_core.lesson import plan
 from rlhf_core.lesson.config import LessonConfig, part_stages
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-SMALL = dict(articles=50, prompts=60, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2, probe_articles=2)
+SMALL = dict(articles=50, prompts=60, fresh_articles=5, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2, probe_articles=2)
 
 
 def lesson_page() -> AppTest:
@@ -79,7 +79,7 @@ def test_lesson_page_walks_all_stages_with_a_pause_after_each():
         buttons(at)[f"lesson_next_{stage.key}"].click().run()
         assert not at.exception, at.exception
     settle(at)
-    assert any("Paired gain over 10 held-out articles" in str(m.value) for m in at.markdown)
+    assert any("Paired gain over 15 held-out articles" in str(m.value) for m in at.markdown)
     table = frame_with(at, "SFT headline")
     assert list(table.columns)[:3] == ["article", "SFT headline", "SFT gold"] and len(table) == 2
     # the two optional parts, each started by one click; their preparation stages chain without pauses

@@ -122,7 +122,9 @@ def before_after_table(result: dict) -> None:
     cols[1].metric("Gold, after GRPO", _fmt(result["gold_after"]), delta=f"{gain['gain']:+.3f}")
     cols[2].metric("Reward, SFT → GRPO", f"{result['reward_before']:.2f} → {result['reward_after']:.2f}")
     verdict = "above zero: RL helped on articles it never saw" if gain["ci_low"] > 0 else "includes zero: not a sure gain"
-    st.markdown(f"Paired gain over {result['articles']} held-out articles: **{gain['gain']:+.3f}** "
+    held = result["articles"] - result.get("fresh", 0)
+    st.markdown(f"Paired gain over {result['articles']} held-out articles ({held} from the newsroom's held-out fifth, "
+                f"{result.get('fresh', 0)} fresh ones; none ever trained on): **{gain['gain']:+.3f}** "
                 f"(95% interval {gain['ci_low']:+.3f} .. {gain['ci_high']:+.3f}, {verdict}); "
                 f"better on {gain['better']}, worse on {gain['worse']} articles.")
     columns = {"article": "article", "before": "SFT headline", "before_gold": "SFT gold", "before_reward": "SFT reward",

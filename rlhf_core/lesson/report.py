@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from rlhf_core.lesson import plan, stages
-from rlhf_core.policy.scoring import greedy_scores, sampled_kl
+from rlhf_core.policy.scoring import greedy_scores
 
 WINDOW = 10  # steps per mean: one GRPO step is only 32 headlines, too noisy alone
 
@@ -42,13 +42,22 @@ def curve_summary(metrics: list[dict], k: int = WINDOW) -> dict:
 
 
 def _held_out_pair(cfg, before: str, after: str, reward_dir: str | None) -> dict:
-    articles = stages.held_out_articles(cfg.persona)
+    articles = stages.evaluation_articles(cfg)
     first = greedy_scores(before, articles, reward_dir, [cfg.persona])
     second = greedy_scores(after, articles, reward_dir, [cfg.persona])
     mean = lambda xs: None if xs is None else round(float(np.mean(xs)), 4)  # noqa: E731
     return {"gold_before": mean(first["gold"][cfg.persona]), "gold_after": mean(second["gold"][cfg.persona]),
             "reward_before": mean(first["reward"]), "reward_after": mean(second["reward"]),
-            "kl": round(sampled_kl(after, before, articles[:40], seed=cfg.seed), 3), "held_out_articles": len(articles)}
+            "kl": round(kl_to(after, before, articles[:40], cfg.seed), 3), "held_out_articles": len(articles)}
+
+
+def kl_to(policy: str, start: str, articles, seed: int) -> float:
+    """KL(policy || start) in nats per headline, sampled as the Evaluate page samples it (4 per article)."""
+    from rlhf_core.evaluation.sampling import sample_with_kl
+    from rlhf_core.models.registry import load_policy
+
+    _, kl = sample_with_kl(load_policy(policy, cache=False), load_policy(start, cache=False).model, articles, 4, 20, seed)
+    return float(np.mean(kl))
 
 
 def stage_report(runner, state: dict, key: str) -> dict:

@@ -83,6 +83,17 @@ def held_out_articles(persona: str) -> list[str]:
     return [a for a in table(persona, "articles")["article"] if a not in trained]
 
 
+FRESH_SEED_OFFSET = 1000  # fresh evaluation articles: their own seed, apart from the newsroom's and the prompts'
+
+
+def evaluation_articles(cfg: LessonConfig) -> list[str]:
+    """What 'held out' means in the lesson: the newsroom's test fifth, then fresh articles of their own seed."""
+    from rlhf_core.data.synth import generate_articles
+
+    fresh = generate_articles(cfg.fresh_articles, cfg.prompts_seed + FRESH_SEED_OFFSET) if cfg.fresh_articles else []
+    return held_out_articles(cfg.persona) + [a.text for a in fresh]
+
+
 def rl_data(persona: str):
     """RL prompts (split train) plus the held-out articles (split test: the probes, never trained on)."""
     import pandas as pd
@@ -135,7 +146,7 @@ def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = F
     from rlhf_core.reward.config import RewardConfig
     from rlhf_core.reward.train import train_reward
 
-    backbone = "minilm" if offline_status().get("minilm") else "tiny"
+    backbone = "minilm" if offline_status().get("minilm_installed") else "tiny"
     rm_cfg = RewardConfig(backbone=backbone, objective="both", quick=True, seed=cfg.seed)
     yield from train_reward(rm_cfg, table(persona, "train_ratings", blind), table(persona, "train_preferences", blind), run_dir)
 
@@ -165,7 +176,7 @@ def training_articles(persona: str):
 # ------------------------------------------------------------------------------------ evaluation
 def before_after(cfg: LessonConfig, before: str, after: str, reward_dir: str, run_dir: Path) -> Iterator[dict]:
     """Score both policies on every held-out article; the probe articles make the before/after table."""
-    articles = held_out_articles(cfg.persona)
+    articles = evaluation_articles(cfg)
     yield {"step": 0, "total_steps": 2}
     first = greedy_scores(before, articles, reward_dir, [cfg.persona])
     yield {"step": 1, "total_steps": 2}
@@ -174,7 +185,8 @@ def before_after(cfg: LessonConfig, before: str, after: str, reward_dir: str, ru
     rows = [{"article": articles[i], "before": first["headlines"][i], "before_gold": gold_b[i], "before_reward": first["reward"][i],
              "after": second["headlines"][i], "after_gold": gold_a[i], "after_reward": second["reward"][i]}
             for i in range(min(cfg.probe_articles, len(articles)))]
-    result = {"articles": len(articles), "gold_before": float(np.mean(gold_b)), "gold_after": float(np.mean(gold_a)),
+    result = {"articles": len(articles), "fresh": cfg.fresh_articles,
+              "gold_before": float(np.mean(gold_b)), "gold_after": float(np.mean(gold_a)),
               "reward_before": float(np.mean(first["reward"])), "reward_after": float(np.mean(second["reward"])),
               "gold_gain": paired_gain(gold_a, gold_b), "table": rows}
     paths.atomic_write_json(Path(run_dir) / RESULT_FILE, result)
@@ -184,7 +196,7 @@ def before_after(cfg: LessonConfig, before: str, after: str, reward_dir: str, ru
 
 def personas_table(cfg: LessonConfig, policies: dict[str, str], run_dir: Path) -> Iterator[dict]:
     """Each policy (aligned to one persona) scored by every persona's gold on the held-out articles."""
-    articles = held_out_articles(cfg.persona)
+    articles = evaluation_articles(cfg)
     names = list(policies)
     yield {"step": 0, "total_steps": len(names)}
     scores = {}

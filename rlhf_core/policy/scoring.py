@@ -52,28 +52,6 @@ def paired_gain(after: Sequence[float], before: Sequence[float]) -> dict:
             "better": int((gain > 0.01).sum()), "worse": int((gain < -0.01).sum())}
 
 
-def sampled_kl(policy: str, reference: str, articles: Sequence[str], n: int = 4, temperature: float = 1.0,
-               seed: int = 0, max_new_tokens: int = 20) -> float:
-    """KL(pi || pi_ref) in nats per headline, estimated on headlines sampled from pi (Schulman's k1):
-    mean over samples y ~ pi(.|x) of sum_t [log pi(y_t|.) - log pi_ref(y_t|.)]."""
-    import torch
-
-    from rlhf_core.models.registry import load_policy
-    from rlhf_core.policy.rollout import completion_logprobs, sample
-    from rlhf_core.policy.train import PolicyRun
-
-    bundle, ref = load_policy(policy, cache=False), load_policy(reference, cache=False)
-    run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
-    ids, mask = run.encode_prompts(list(articles), max_new_tokens, 256)
-    roll = sample(bundle.model, ids, mask, max_new_tokens=max_new_tokens, temperature=temperature, stop_ids=run.stop_ids(),
-                  pad_id=run.pad_id, repeats=n, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        args = (roll.prompt_ids, roll.prompt_mask, roll.completion_ids, roll.completion_mask, temperature)
-        logp = completion_logprobs(bundle.model, *args, group_size=n)  # (B, C)
-        logq = completion_logprobs(ref.model, *args, group_size=n)  # (B, C)
-    return float(((logp - logq) * roll.completion_mask).sum(-1).mean())
-
-
 def sample_test_articles(n: int | None = None) -> list[str]:
     """The sample data's held-out (test split) articles: what the shipped presets are measured on."""
     import pandas as pd
