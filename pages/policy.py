@@ -281,24 +281,15 @@ with main:
         done = [r for r in list_runs() if r.kind in POLICY_KINDS and r.status not in ACTIVE]
         if not done:
             st.info("No policy run yet. With the tiny preset and a reward model, **GRPO** shows the reward rising within a minute; "
-                    "to watch reward hacking (proxy up, gold down), follow the recipe below.")
+                    "to watch reward hacking (proxy up, gold down), open the class lesson's part 2 (link below).")
         else:
             chosen = pick_run(done, state.POLICY_RUN)
             if chosen.status == "failed":
                 show_error(chosen.error or "see its folder", "The run failed")
             draw_charts(runner.read_metrics(chosen.id), chosen.id)
 
-with st.expander("Recipe: show reward hacking in class", icon=":material/science:"):
-    st.markdown("1. **Data** → *Synthetic newsroom*: 400 articles, seed 7 (the sample data's), leave out the styles "
-                "`truncated` and `repetitive`, generate.\n"
-                "2. **Reward model**: quick mode on that `train_ratings` + `train_preferences` (seconds). This reward "
-                "model has never seen a broken headline: its blind spot.\n"
-                "3. **Here**: GRPO on `tiny` with it, learning rate 3e-4, 300 steps, on that data's `train_ratings` articles "
-                "(a small prompt set, over-fitted fast), 8 prompts per step and temperature 0.7 (*More hyper-parameters*), "
-                "once with β = 0 and once with β = 0.3.\n"
-                "4. *Compare runs side by side* below: with β = 0 the proxy reward keeps climbing while the gold score "
-                "peaks and collapses (the probe headlines shrink to fragments such as `$` or `6,7`); with β = 0.3 both "
-                "rise. Runs vary from seed to seed (bench/bench_tiny_loop.py measures it).")
+st.page_link("pages/lesson.py", icon=":material/science:",
+             label="Reward hacking in one click: Class lesson, part 2 (beta = 0 next to a sensible beta, from the same start)")
 
 runs = [r for r in list_runs() if r.kind in POLICY_KINDS]
 if runs:

@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     show_on_stderr()  # long first-time work (building a preset, converting SmolLM2) reports on stderr
     # ... and transformers' per-load bars ("Loading weights", "Writing model shards") do not bury it
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no per-load reports (a fresh reward head is expected)
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)

@@ -1,6 +1,6 @@
 """Start RLHF Studio, open every page in headless Chromium and save a screenshot of each.
 
-    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--hack --steps 300] [--sample --full-reward] [--evaluate]
+    python tools/screenshots.py [--out test-artifacts/screenshots] [--home DIR] [--sample] [--train] [--lesson] [--sample --full-reward] [--evaluate]
 
 The server helpers here are shared with tests/test_browser.py (recipe: ../shared/TESTING.md):
 a free port, the server's output to a log file, a /_stcore/health poll, Debian's Chromium.
@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-PAGES = ["Home", "Data", "Reward model", "Policy (RLHF)", "Compare", "Rate", "Evaluate"]
+PAGES = ["Home", "Class lesson", "Data", "Reward model", "Policy (RLHF)", "Compare", "Rate", "Evaluate"]
 
 
 def free_port() -> int:
@@ -172,40 +172,32 @@ def fill_number(page, label: str, value: str) -> None:
     wait_idle(page)
 
 
-def hack_walk(page, out: Path, steps: int) -> None:
-    """The Policy page's reward-hacking recipe, clicked through: blind-spot data, quick reward model, GRPO with
-    beta 0 and beta 0.3 on the tiny preset, the two runs compared side by side."""
-    goto_page(page, "Data")
-    fill_number(page, "Articles", "400")
-    fill_number(page, "Seed", "7")
-    multiselect(page, "Leave out styles (a reward-model blind spot)", ["truncated", "repetitive"])
-    page.get_by_role("button", name="Generate synthetic data").click()
-    page.get_by_text("Generated").first.wait_for(timeout=300_000)
-    wait_idle(page)
-    prefix = "synth-wire_editor-400-s7-no-trunc-repet-"
-    goto_page(page, "Reward model")
-    multiselect(page, "Training data", [prefix + "train_ratings", prefix + "train_preferences"])
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Val Spearman").first.wait_for(timeout=300_000)
-    wait_idle(page)
-    full_screenshot(page, out / "hack-1-reward.png")
-    goto_page(page, "Policy (RLHF)")
-    select_option(page, "Data", prefix + "train_ratings")
-    fill_number(page, "steps", str(steps))
-    fill_number(page, "lr", "3e-4")
-    page.get_by_text("More hyper-parameters").first.click()
-    wait_idle(page)
-    fill_number(page, "prompts per step", "8")
-    fill_number(page, "temperature", "0.7")
-    for beta in ("0", "0.3"):
-        fill_number(page, "beta (KL coefficient)", beta)
-        page.get_by_role("button", name="Start training").click()
-        page.get_by_test_id("stProgress").first.wait_for(timeout=60_000)
-        page.get_by_text("Show run", exact=True).first.wait_for(timeout=1_200_000)  # only once no run is live
+def lesson_walk(page, out: Path, parts: tuple[str, ...] = ("hacking", "personas")) -> None:
+    """The class lesson clicked like a teacher: Home -> Start -> Continue after each pause -> the parts.
+    A screenshot at every pause (the whole main lesson takes about three minutes on 2 cores)."""
+    from rlhf_core.lesson.config import part_stages
+
+    goto_page(page, "Home")
+    page.get_by_role("button", name="Start the class lesson").click()
+    page.get_by_role("heading", name="Class lesson: RLHF in three minutes").wait_for(timeout=60_000)
+    for stage in part_stages("main")[1:]:
+        button = page.get_by_role("button", name=f"Continue: {stage.title}")
+        button.wait_for(timeout=600_000)
         wait_idle(page)
-        full_screenshot(page, out / f"hack-2-policy-beta{beta}.png")
-    # "Compare runs side by side" now shows the two newest runs: beta 0 and beta 0.3
-    full_screenshot(page, out / "hack-3-compare.png")
+        full_screenshot(page, out / f"lesson-before-{stage.key}.png")
+        button.click()
+    page.get_by_text("Paired gain over").first.wait_for(timeout=600_000)
+    wait_idle(page)
+    full_screenshot(page, out / "lesson-main-done.png")
+    titles = {"hacking": "Part 2: reward hacking", "personas": "Part 3: whose values?"}
+    finished = {"hacking": "Headlines that fool the reward model", "personas": "aligned to"}
+    for part in parts:
+        page.get_by_role("button", name=titles[part]).click()
+        page.get_by_text(finished[part]).first.wait_for(timeout=1_800_000)
+        page.get_by_role("button", name=f"Continue: {part_stages(part)[-1].title}").or_(
+            page.get_by_text("under its own editor")).first.wait_for(timeout=1_800_000)
+        wait_idle(page)
+        full_screenshot(page, out / f"lesson-{part}.png")
 
 
 def full_reward_walk(page, out: Path) -> None:
@@ -246,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", action="store_true", help="click 'Load sample data' first")
     parser.add_argument("--train", action="store_true",
                         help="also train a quick tiny reward model and a short GRPO run, screenshotting the live charts")
-    parser.add_argument("--hack", action="store_true",
-                        help="click through the Policy page's reward-hacking recipe (GRPO twice for --steps steps)")
+    parser.add_argument("--lesson", action="store_true",
+                        help="click through the class lesson from Home: the main part, reward hacking, whose values (~10 min)")
     parser.add_argument("--full-reward", action="store_true",
                         help="with --sample: train a full MiniLM reward model on the sample data (about 3 minutes)")
     parser.add_argument("--evaluate", action="store_true",
@@ -282,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             page.get_by_text("Generated").first.wait_for(timeout=120_000)
             wait_idle(page)
             train_walk(page, out, args.policy, args.steps)
-        if args.hack:
-            hack_walk(page, out, args.steps)
+        if args.lesson:
+            lesson_walk(page, out)
         if args.full_reward:
             full_reward_walk(page, out)
         if args.evaluate:

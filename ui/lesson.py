@@ -127,11 +127,18 @@ def before_after_table(result: dict) -> None:
                 f"{result.get('fresh', 0)} fresh ones; none ever trained on): **{gain['gain']:+.3f}** "
                 f"(95% interval {gain['ci_low']:+.3f} .. {gain['ci_high']:+.3f}, {verdict}); "
                 f"better on {gain['better']}, worse on {gain['worse']} articles.")
-    columns = {"article": "article", "before": "SFT headline", "before_gold": "SFT gold", "before_reward": "SFT reward",
-               "after": "GRPO headline", "after_gold": "GRPO gold", "after_reward": "GRPO reward"}
-    table = pd.DataFrame(result["table"])[list(columns)].rename(columns=columns)
-    table["article"] = table["article"].str.slice(0, 140) + "…"
-    st.dataframe(table, hide_index=True)
+    table = pd.DataFrame(result["table"])
+    table = pd.DataFrame({
+        "article": table["article"].str.slice(0, 90) + "…",
+        "SFT headline": table["before"], "SFT gold": table["before_gold"].round(2),
+        "GRPO headline": table["after"], "GRPO gold": table["after_gold"].round(2),
+        "reward SFT → GRPO": [f"{b:.2f} → {a:.2f}" for b, a in zip(table["before_reward"], table["after_reward"])],
+    })
+    st.dataframe(table, hide_index=True, column_config={
+        "article": st.column_config.TextColumn(width="medium"),
+        "SFT headline": st.column_config.TextColumn(width="large"),
+        "GRPO headline": st.column_config.TextColumn(width="large"),
+        "SFT gold": st.column_config.NumberColumn(width="small"), "GRPO gold": st.column_config.NumberColumn(width="small")})
 
 
 def personas_grid(result: dict) -> None:
