@@ -49,7 +49,8 @@ def held_out_scores(bundle, articles, reward_dir, n: int = 4, temperature: float
 
     from rlhf_core.policy.config import GenerationConfig
     from rlhf_core.policy.rollout import sample
-    from rlhf_core.policy.train import PolicyRun, Rewarder
+    from rlhf_core.policy.rewarder import Rewarder
+    from rlhf_core.policy.run import PolicyRun
 
     run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
     rewarder = Rewarder(reward_dir, "wire_editor")

@@ -18,7 +18,7 @@ import pytest
 from rlhf_core import cli
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import ConfigError, DataError, StudioError
-from rlhf_core.export import (ACCELERATE_CONFIGS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
+from rlhf_core.export import (ACCELERATE_CONFIGS, ALGOS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
                               default_config, export_trl_bundle, trl_kwargs)
 from rlhf_core.models.prompts import INSTRUCTION
 from rlhf_core.policy.config import GenerationConfig, GRPOConfig
@@ -126,7 +126,7 @@ def test_nothing_to_export_is_a_plain_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------- config mapping
-@pytest.mark.parametrize("algo", ["sft", "reward", "dpo", "grpo"])
+@pytest.mark.parametrize("algo", ALGOS)
 def test_train_py_compiles_and_passes_exactly_the_mapped_kwargs(tmp_path, algo):
     data = [LoadedData("preferences", PREFS)]
     manifest = _bundle(tmp_path, algo, data)
@@ -247,7 +247,7 @@ def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rlhf_core.reward.scorer import minilm_dir
+    from rlhf_core.models.offline import minilm_dir
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
