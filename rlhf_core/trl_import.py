@@ -199,7 +199,7 @@ def _reward_saver(found: dict, model_id: str, studio: dict) -> Callable[[Path], 
     """Load the reward model now; the job writes it to run_dir/model with studio_reward.json, like
     train_reward. TRL's RewardTrainer feeds no segment ids: the metadata says so, and the scorer obeys."""
     from rlhf_core.models.registry import load_reward_backbone
-    from rlhf_core.reward.train import _write_full, save_checkpoint_dir
+    from rlhf_core.reward.common import save_checkpoint_dir, write_full
 
     model, tokenizer = load_reward_backbone(str(found["model_dir"]))
     if model.config.num_labels != 1:
@@ -208,4 +208,4 @@ def _reward_saver(found: dict, model_id: str, studio: dict) -> Callable[[Path], 
     meta = {"format": "full", "backbone": model_id, "objective": "pairwise", "max_length": int(config.get("max_length", 256)),
             "fact_checks": False, "token_type_ids": False, "source": "trl", "steps_done": found["global_step"],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return lambda run_dir: save_checkpoint_dir(run_dir, lambda folder: _write_full(model, tokenizer, meta, folder))
+    return lambda run_dir: save_checkpoint_dir(run_dir, lambda folder: write_full(model, tokenizer, meta, folder))

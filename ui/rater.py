@@ -9,12 +9,9 @@ calls `forbid_in_rater_mode()` first, so a page reached some other way still ref
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-ENV_VAR = "RLHF_STUDIO_RATER_MODE"
-TRUE_WORDS = {"1", "true", "yes", "on"}
+from ui.mode import ENV_VAR, TRUE_WORDS, forbid_in_rater_mode, rater_mode  # noqa: F401 - their home is ui/mode.py
 
 # --- Compare page (session-state and widget keys) ----------------------------------------------
 CMP_ARTICLE_SOURCE = "cmp_article_source"  # radio: dataset / paste
@@ -56,30 +53,6 @@ RATE_RETRAIN_BACKBONE = "rate_retrain_backbone"  # selectbox: encoder of the qui
 RATE_RETRAIN_GO = "rate_retrain_go"            # button: quick retrain
 RATE_RETRAIN_DATASET = "rate_retrain_dataset"  # selectbox: dataset merged with the ratings
 RATE_RETRAIN_RUN = "rate_retrain_run"          # run id of the last quick retrain
-
-
-def _truthy(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE_WORDS
-
-
-def rater_mode() -> bool:
-    """True when this server only collects ratings (env var or `rater_mode` secret)."""
-    if _truthy(os.environ.get(ENV_VAR, "")):
-        return True
-    try:
-        return _truthy(st.secrets.get("rater_mode", False))
-    except Exception:  # no secrets.toml, or an unreadable one: rater mode is off
-        return False
-
-
-def forbid_in_rater_mode() -> None:
-    """Stop the page at once in rater mode (every page but Rate calls this first)."""
-    if rater_mode():
-        st.warning("This server only collects ratings. Open the **Rate** page to continue.",
-                   icon=":material/lock:")
-        st.stop()
 
 
 # --- The owner's panels on the Rate page (never drawn in rater mode) ----------------------------

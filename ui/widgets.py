@@ -37,8 +37,8 @@ def run_get(info: Any, key: str, default: Any = None) -> Any:
 
 
 def owner_only() -> None:
-    """Every page but Rate starts with this: in rater mode it stops the page (see ui/rater.py)."""
-    from ui.rater import forbid_in_rater_mode
+    """Every page but Rate starts with this: in rater mode it stops the page (see ui/mode.py)."""
+    from ui.mode import forbid_in_rater_mode
 
     forbid_in_rater_mode()
 
