@@ -36,6 +36,9 @@ EXPECTED_TRL_FIELDS = {
     "grpo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
              "loss_type", "scale_rewards", "num_iterations", "max_completion_length", "temperature", "top_p",
              "weight_decay", "max_grad_norm", "seed", "logging_steps"},
+    "rloo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
+             "num_iterations", "normalize_advantages", "max_completion_length", "temperature", "top_p",
+             "weight_decay", "max_grad_norm", "seed", "logging_steps"},
 }
 A1 = "The city council approved a $42 million budget on Monday after a long debate about schools and roads."
 A2 = "Flu cases in Perilric reached 1,940 this week, the highest level in three years, the hospital said."
@@ -112,6 +115,13 @@ def test_grpo_rows_are_distinct_articles(tmp_path):
     manifest = _bundle(tmp_path, "grpo", [LoadedData("articles", articles), LoadedData("preferences", PREFS)])
     rows = _read_jsonl(manifest["files"]["train.jsonl"])
     assert rows == [{"prompt": f"Article: {a}\nHeadline:", "article": a} for a in (A1, A2)]
+
+
+def test_rloo_rows_are_distinct_articles(tmp_path):
+    articles = pd.DataFrame({"article": [A1, A2], "reference": ["", ""], "article_id": ["a", "b"]})
+    manifest = _bundle(tmp_path, "rloo", [LoadedData("articles", articles)])
+    assert _read_jsonl(manifest["files"]["train.jsonl"]) == [{"prompt": f"Article: {a}\nHeadline:", "article": a} for a in (A1, A2)]
+    assert "RLOOTrainer(model=MODEL_ID, reward_funcs=reward_function" in Path(manifest["files"]["train.py"]).read_text()
 
 
 def test_nothing_to_export_is_a_plain_error(tmp_path):

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from rlhf_core import export_rows
 from rlhf_core.errors import ConfigError
-from rlhf_core.policy import best_of_n, dpo, grpo, ppo, sft
+from rlhf_core.policy import best_of_n, dpo, grpo, ppo, rloo, sft
 from rlhf_core.policy.config import DPOConfig, GenerationConfig, GRPOConfig, PPOConfig, SFTConfig
 
 ARTICLE_KINDS = ("articles", "ratings", "demonstrations", "preferences")  # any table with articles: RL prompts
@@ -76,7 +76,7 @@ class Algorithm:
 
 
 def _grpo_batch(cfg) -> int:
-    return cfg.prompts_per_step * cfg.group_size  # TRL counts completions per device (GRPO)
+    return cfg.prompts_per_step * cfg.group_size  # TRL counts completions per device (GRPO and RLOO)
 
 
 def kl_per_completion(row: dict) -> float | None:
@@ -147,6 +147,34 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
                       note="sample num_generations headlines per article, advantages relative to the group",
                       # TRL's GRPO logs k3 per token: times the mean length it is the studio's k3 per completion
                       metrics={**_SAMPLED_METRICS, "policy/kl_k3": kl_per_completion}),
+    ),
+    Algorithm(
+        name="rloo", title="RLOO",
+        description="REINFORCE with a leave-one-out baseline: k headlines per article, each one's advantage its "
+                    "KL-penalised reward minus the mean of the other k - 1 (no value network, no per-token credit). "
+                    "Ahmadian et al. 2024.",
+        loss=(r"R_i = r_\phi(x, y_i) - \beta \sum_t \log\frac{\pi_{old}(y_{i,t} \mid s_t)}{\pi_{ref}(y_{i,t} \mid s_t)}, \qquad "
+              r"A_i = R_i - \frac{1}{k-1}\sum_{j \neq i} R_j",
+              r"\mathcal{L}(\theta) = -\frac{1}{k}\sum_{i=1}^{k} A_i \log \pi_\theta(y_i \mid x)"),
+        config=rloo.RLOOConfig, trainer=rloo.train_rloo, needs_reward_model=True,
+        data_kinds=ARTICLE_KINDS, default_data="rl_prompts",
+        data_help="Articles to write headlines for (their headlines are ignored).",
+        # tiny: 150 steps from the preset against a quick MiniLM reward model raise the held-out greedy headlines'
+        # proxy reward by +0.041 (95% CI 0.010..0.072, 80 articles), gold +0.021 (not significant), like GRPO's
+        # preset in the same run (+0.049, gold +0.026). smollm2: TRL's lr, not measured here.
+        presets={"tiny": {"lr": 5e-5, "steps": 150, "prompts_per_step": 8, "group_size": 4,
+                          "generation": {"temperature": 0.7, "max_new_tokens": 20}},
+                 "smollm2": {"steps": 50, "group_size": 4, "generation": {"temperature": 0.7, "max_new_tokens": 24}}},
+        trl=TRLExport(trainer="RLOOTrainer", config="RLOOConfig", rows=export_rows.prompt_rows, shape="reward_function",
+                      fields={"learning_rate": "lr", "per_device_train_batch_size": _grpo_batch,
+                              "num_generations": "group_size", "max_steps": "steps", "beta": "beta", "epsilon": "clip_eps",
+                              "num_iterations": "num_iterations", "normalize_advantages": "normalize_advantages",
+                              "max_completion_length": "generation.max_new_tokens", "temperature": "generation.temperature",
+                              "top_p": "generation.top_p", **_COMMON_TRL},
+                      fixed={"logging_steps": 1},
+                      note="sample num_generations headlines per article, each against the mean of the others",
+                      # TRL's RLOO logs k1 per token (its reward penalty, summed per sequence): times the mean length
+                      metrics={**_SAMPLED_METRICS, "policy/kl_k1": kl_per_completion}),
     ),
     Algorithm(
         name="dpo", title="DPO",

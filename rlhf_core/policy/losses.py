@@ -1,4 +1,4 @@
-"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, DPO).
+"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, RLOO, DPO).
 
 Each function is a few lines of tensor algebra with its equation and paper; trainers call them
 and never branch on a loss name (variants come from the small registries at the bottom).
@@ -184,6 +184,35 @@ def grpo_loss(logprobs, old_logprobs, ref_logprobs, advantages, mask, beta: floa
     loss = GRPO_AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length or mask.shape[1])
     clipped = ((ratio < 1.0 - clip_eps) & (A < 0)) | ((ratio > 1.0 + clip_eps) & (A > 0))  # TRL's definition
     return loss, {"clipfrac": masked_mean(clipped.float(), mask).detach(), "kl": masked_mean(kl, mask).detach()}
+
+
+# ---------------------------------------------------------------------------------------- RLOO
+def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Leave-one-out advantages (Ahmadian et al. 2024, eq. 5; Kool et al. 2019): each completion's
+    baseline is the mean reward of the other k - 1 completions of its prompt, so it needs no value network
+    and stays unbiased (a completion's own reward is not in its baseline).
+
+        b_i = 1/(k-1) sum_{j != i} r_j          A_i = r_i - b_i
+    Args: rewards (B,) with the k completions of each prompt adjacent (B = prompts x k). Returns (B,).
+    """
+    grouped = rewards.view(-1, group_size)  # (B/k, k)
+    baseline = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)  # (B/k, k)
+    return (grouped - baseline).reshape(-1)
+
+
+def rloo_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, clip_eps: float):
+    """RLOO's REINFORCE loss on whole headlines (Ahmadian et al. 2024, eq. 6), clipped as TRL's RLOOTrainer
+    clips it when a batch is reused; each completion is one action, so the ratio is of sequence probabilities.
+
+        ratio_i = exp(log pi(y_i | x) - log pi_old(y_i | x))           log pi(y | x) = sum_t log pi(y_t | ...)
+        L = -1/B sum_i min(ratio_i A_i, clip(ratio_i, 1 - eps, 1 + eps) A_i)
+    With one update per batch ratio_i = 1, and the gradient is REINFORCE's -1/B sum_i A_i grad log pi(y_i | x).
+    Args: logps, old_logps, advantages (B,). Returns (loss, clipfrac): clipfrac detached, TRL's definition.
+    """
+    ratio = torch.exp(logps - old_logps)  # (B,)
+    loss = -torch.min(ratio * advantages, torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages).mean()
+    clipped = ((ratio < 1.0 - clip_eps) & (advantages < 0)) | ((ratio > 1.0 + clip_eps) & (advantages > 0))
+    return loss, clipped.float().mean().detach()
 
 
 # ----------------------------------------------------------------------------------------- DPO
