@@ -39,6 +39,8 @@ EXPECTED_TRL_FIELDS = {
     "rloo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
              "num_iterations", "normalize_advantages", "max_completion_length", "temperature", "top_p",
              "weight_decay", "max_grad_norm", "seed", "logging_steps"},
+    "kto": {"learning_rate", "per_device_train_batch_size", "max_steps", "beta", "desirable_weight", "undesirable_weight",
+            "max_length", "weight_decay", "max_grad_norm", "seed", "loss_type", "logging_steps"},
 }
 A1 = "The city council approved a $42 million budget on Monday after a long debate about schools and roads."
 A2 = "Flu cases in Perilric reached 1,940 this week, the highest level in three years, the hospital said."
@@ -122,6 +124,15 @@ def test_rloo_rows_are_distinct_articles(tmp_path):
     manifest = _bundle(tmp_path, "rloo", [LoadedData("articles", articles)])
     assert _read_jsonl(manifest["files"]["train.jsonl"]) == [{"prompt": f"Article: {a}\nHeadline:", "article": a} for a in (A1, A2)]
     assert "RLOOTrainer(model=MODEL_ID, reward_funcs=reward_function" in Path(manifest["files"]["train.py"]).read_text()
+
+
+def test_kto_rows_are_labelled_ratings(tmp_path):
+    ratings = pd.DataFrame({"article": [A1, A1], "headline": ["Council approves $42M budget", "Budget news"],
+                            "score": [1.0, 0.5], "score_raw": [5, 3], "weight": [1.0, 1.0], "source": ["r", "r"]})
+    manifest = _bundle(tmp_path, "kto", [LoadedData("ratings", ratings)])
+    rows = _read_jsonl(manifest["files"]["train.jsonl"])
+    assert [(r["completion"], r["label"]) for r in rows] == [(" Council approves $42M budget", True), (" Budget news", False)]
+    assert "KTOTrainer(model=MODEL_ID" in Path(manifest["files"]["train.py"]).read_text()
 
 
 def test_nothing_to_export_is_a_plain_error(tmp_path):

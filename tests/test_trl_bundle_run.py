@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO / "bench" / "requirements-bench.txt"
 # What each bundle kind is exported from (a new kind needs its line here: the test fails without one).
 SAMPLE_DATA = {"sft": ["expert_demonstrations.csv"], "reward": ["train_preferences.jsonl"],
-               "dpo": ["train_preferences.jsonl"], "grpo": ["articles.csv"], "rloo": ["articles.csv"]}
+               "dpo": ["train_preferences.jsonl"], "grpo": ["articles.csv"], "rloo": ["articles.csv"],
+               "kto": ["train_ratings.csv"]}
 EXTRA_ARGS = {"grpo": ["--num_generations", "2", "--max_completion_length", "8"],  # 2 x 2 completions per step
               "rloo": ["--num_generations", "2", "--max_completion_length", "8"]}
 

@@ -200,7 +200,7 @@ def test_cli_imports_and_bad_folders_get_plain_errors(tmp_path, monkeypatch, cap
     assert "no readable trainer_state.json" in error(["import", "trl", str(output)])
     (output / "trainer_state.json").write_text(json.dumps({"log_history": [{"train_runtime": 1.0, "step": 1}]}))
     assert "logs no training step" in error(["import", "trl", str(output)])
-    with pytest.raises(StudioError, match="imports sft, reward, grpo, rloo, dpo"):
+    with pytest.raises(StudioError, match="imports sft, reward, grpo, rloo, dpo, kto"):
         import_trl_run(output, algo="ppo")
 
 

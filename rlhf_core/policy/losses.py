@@ -1,4 +1,4 @@
-"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, RLOO, DPO).
+"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, RLOO, DPO, KTO).
 
 Each function is a few lines of tensor algebra with its equation and paper; trainers call them
 and never branch on a loss name (variants come from the small registries at the bottom).
@@ -228,6 +228,37 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     rejected_logratios = policy_rejected_logps - ref_rejected_logps  # (B,)
     loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
     return loss, (beta * chosen_logratios).detach(), (beta * rejected_logratios).detach()
+
+
+# ----------------------------------------------------------------------------------------- KTO
+def kto_reference_point(mismatched_logps: torch.Tensor, mismatched_ref_logps: torch.Tensor) -> torch.Tensor:
+    """KTO's reference point z_ref, an estimate of KL(pi || pi_ref) (Ethayarajh et al. 2024, section 4.1).
+
+        z_ref = max(0, mean_j [log pi(y'_j | x_j) - log pi_ref(y'_j | x_j)])
+    over mismatched pairs (each article with another example's answer, TRL: the previous one), detached:
+    no gradient flows through it. Args: sequence log-probs (B,). Returns a scalar.
+    """
+    return (mismatched_logps - mismatched_ref_logps).mean().clamp(min=0).detach()
+
+
+def kto_loss(policy_logps, ref_logps, desirable, kl_ref, beta: float, desirable_weight: float = 1.0,
+             undesirable_weight: float = 1.0):
+    """Kahneman-Tversky optimisation (Ethayarajh et al. 2024, eq. 7), as TRL's KTOTrainer computes it: no pairs,
+    only each answer's label, desirable or not.
+
+        r = log pi(y | x) - log pi_ref(y | x)
+        v(x, y) = lambda_D sigmoid(beta (r - z_ref))    y desirable
+                  lambda_U sigmoid(beta (z_ref - r))    y undesirable
+        L = mean over examples of lambda_y - v(x, y)
+    Args: sequence log-probs (B,); desirable (B,) bool; kl_ref the reference point (a detached scalar).
+    Returns: (loss, desirable_rewards, undesirable_rewards): the implicit rewards beta * r of each group, detached.
+    """
+    logratios = policy_logps - ref_logps  # (B,)
+    desirable = desirable.bool()
+    losses = torch.where(desirable, desirable_weight * (1 - torch.sigmoid(beta * (logratios - kl_ref))),
+                         undesirable_weight * (1 - torch.sigmoid(beta * (kl_ref - logratios))))  # (B,)
+    rewards = (beta * logratios).detach()
+    return losses.mean(), rewards[desirable], rewards[~desirable]
 
 
 # ------------------------------------------------------------------------------------ helpers
