@@ -23,7 +23,7 @@ PAGES = [
 
 
 def main() -> None:
-    from ui.rater import mode_or_stop
+    from ui.mode import mode_or_stop
     from ui.services import startup
     from ui.widgets import guarded
 

@@ -49,7 +49,8 @@ def held_out_scores(bundle, articles, reward_dir, n: int = 4, temperature: float
 
     from rlhf_core.policy.config import GenerationConfig
     from rlhf_core.policy.rollout import sample
-    from rlhf_core.policy.train import PolicyRun, Rewarder
+    from rlhf_core.policy.rewarder import Rewarder
+    from rlhf_core.policy.run import PolicyRun
 
     run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
     rewarder = Rewarder(reward_dir, "wire_editor")
@@ -77,7 +78,7 @@ def grpo_run(label, reward_dir, data, out, steps, beta, lr, temperature=0.7, pro
                      seed=seed, save_every=save_every, generation=GenerationConfig(max_new_tokens=20, temperature=temperature))
     start = time.monotonic()
     rows = list(train_policy("grpo", cfg, policy, reward_dir, data, out))
-    proxy, gold, kl = (smooth([r[k] for r in rows]) for k in ("reward/mean", "reward/gold_mean", "policy/kl"))
+    proxy, gold, kl = (smooth([r[k] for r in rows]) for k in ("reward/mean", "reward/gold_mean", "policy/kl_k3"))
     peak = int(gold.argmax())
     print(f"  {label}: {steps} steps in {time.monotonic() - start:.0f} s; proxy {proxy[0]:.3f} -> {proxy[-1]:.3f} "
           f"(max {proxy.max():.3f}); gold {gold[0]:.3f} -> peak {gold[peak]:.3f} at step {peak + 1} -> {gold[-1]:.3f}; "

@@ -10,14 +10,16 @@ from __future__ import annotations
 import zlib
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from rlhf_core import compare
+from rlhf_core.data.personas import PERSONAS
 from rlhf_core.store import MAX_TEXT_CHARS
 from ui import rater as keys
-from ui.rater import forbid_in_rater_mode
+from ui.charts import temperature_figure
+from ui.mode import forbid_in_rater_mode
+from ui.pickers import reward_options
+from ui.services import policy_or_best_of_n
 from ui.widgets import guarded, show_error
 
 forbid_in_rater_mode()
@@ -26,6 +28,10 @@ MAX_POLICIES = 3
 TEMPERATURE_OPTIONS = [0.1, 0.3, 0.5, 0.7, 1.0, 1.3, 1.6, 2.0]
 NONE = "(none)"
 PASTE, FROM_DATA = "Paste an article", "From a dataset"
+GRID_FORMAT = {"temperature": st.column_config.NumberColumn("T", format="%.1f"),
+               "reward": st.column_config.ProgressColumn("reward", min_value=0.0, max_value=1.0, format="%.2f"),
+               "gold": st.column_config.ProgressColumn("gold", min_value=0.0, max_value=1.0, format="%.2f"),
+               **{k: st.column_config.NumberColumn(k, format="%.2f") for k in ("rouge1", "rouge2", "rougeL")}}
 
 
 @st.cache_data(show_spinner=False, ttl=30)
@@ -33,41 +39,8 @@ def _articles(source: str) -> pd.DataFrame:
     return compare.load_articles(source)
 
 
-def _reward_runs() -> dict[str, str]:
-    """Label -> checkpoint folder of each finished reward run (newest first)."""
-    from ui.services import reward_dir_of
-    from ui.widgets import finished_runs, run_label
-
-    found = {}
-    for info in finished_runs("reward"):
-        folder = reward_dir_of(info)
-        if folder:
-            found[run_label(info)] = folder
-    return found
-
-
-def _personas() -> list[str]:
-    try:
-        from rlhf_core.data.personas import PERSONAS
-    except ImportError:
-        return []
-    return list(PERSONAS)
-
-
-def _load(spec: str, scorer, bon_n: int):
-    from ui.services import policy
-
-    if spec.startswith(compare.BEST_OF_N_PREFIX):
-        base = spec.split(":", 1)[1]
-        return compare.best_of_n(policy(base), scorer, bon_n)
-    return policy(spec)
-
-
 # --- inputs ---
-choices = compare.policy_choices()
-base_choices = dict(choices)
-for label, spec in base_choices.items():
-    choices[f"best-of-N: {label}"] = f"{compare.BEST_OF_N_PREFIX}n:{spec}"
+choices = compare.policy_choices(with_best_of_n=True)
 sources = compare.article_sources()
 
 st.title("Compare headlines")
@@ -106,9 +79,9 @@ with right:
     n = c1.number_input("Samples each", 1, 8, 2, key=keys.CMP_N)
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=keys.CMP_SEED)
     bon_n = c3.number_input("N of best-of-N", 2, 16, 4, key=keys.CMP_BON_N)
-    rewards = _reward_runs()
+    rewards = reward_options()
     reward_label = st.selectbox("Reward model", [NONE, *rewards], key=keys.CMP_REWARD)
-    personas = _personas()
+    personas = sorted(PERSONAS)
     persona = st.selectbox("Gold persona (synthetic data)", [NONE, *personas],
                            index=1 if personas else 0, key=keys.CMP_PERSONA)
 
@@ -127,7 +100,7 @@ if st.button("Generate", type="primary", icon=":material/play_arrow:", key=keys.
         if any(choices[label].startswith(compare.BEST_OF_N_PREFIX) for label in picked) and scorer is None:
             raise ValueError("Best-of-N needs a reward model: choose one above.")
         with st.spinner("Loading models..."):
-            policies = [(label, _load(choices[label], scorer, int(bon_n))) for label in picked]
+            policies = [(label, policy_or_best_of_n(choices[label], scorer, int(bon_n))) for label in picked]
         bar = st.progress(0.0, text="Generating...")
         grid = compare.compare_grid(
             policies, article, sorted(temperatures), n=int(n), seed=int(seed), reward_scorer=scorer,
@@ -145,27 +118,14 @@ if result:
     grid = pd.DataFrame(result["grid"], columns=compare.GRID_COLUMNS)
     diversity = compare.diversity_by_temperature(grid)
     st.subheader("Headlines")
-    picked_rows = st.dataframe(grid, hide_index=True, key=keys.CMP_GRID, on_select="rerun",
-                               selection_mode="multi-row", column_config={
-        "temperature": st.column_config.NumberColumn("T", format="%.1f"),
-        "reward": st.column_config.ProgressColumn("reward", min_value=0.0, max_value=1.0, format="%.2f"),
-        "gold": st.column_config.ProgressColumn("gold", min_value=0.0, max_value=1.0, format="%.2f"),
-        **{k: st.column_config.NumberColumn(k, format="%.2f") for k in ("rouge1", "rouge2", "rougeL")},
-    })
+    picked_rows = st.dataframe(grid, hide_index=True, key=keys.CMP_GRID, on_select="rerun", selection_mode="multi-row",
+                               column_config=GRID_FORMAT)
     st.subheader("Diversity per temperature")
     st.dataframe(diversity, hide_index=True,
                  column_config={k: st.column_config.NumberColumn(k, format="%.2f")
                                 for k in ("distinct_1", "distinct_2", "self_rouge", "reward_mean", "gold_mean")})
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Reward (or gold) vs temperature",
-                                                           "Diversity (distinct-2) vs temperature"))
     metric = "reward_mean" if diversity["reward_mean"].notna().any() else "gold_mean"
-    for k, (label, cell) in enumerate(diversity.groupby("policy", sort=False)):
-        for col, key in ((1, metric), (2, "distinct_2")):
-            figure.add_trace(go.Scatter(x=cell["temperature"], y=cell[key], mode="lines+markers", name=str(label),
-                                        legendgroup=str(label), showlegend=col == 1), row=1, col=col)
-    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
-    figure.update_xaxes(title_text="temperature")
-    st.plotly_chart(figure)
+    st.plotly_chart(temperature_figure(diversity, metric))
     st.caption(f"Left: mean {'reward-model score' if metric == 'reward_mean' else 'gold persona score'} "
                "per cell. Right: share of distinct bigrams among the samples (higher = more diverse).")
 

@@ -14,8 +14,9 @@ import streamlit as st
 from rlhf_core.errors import StudioError
 from ui import state
 from ui.evaluation import NONE, OWN_START, live_panel, render_results, settings_form
+from ui.mode import owner_only
 from ui.services import job_runner, reward_dir_of
-from ui.widgets import dataset_names, finished_runs, list_runs, md_escape, owner_only, pick_run, show_error
+from ui.widgets import dataset_names, finished_runs, list_runs, md_escape, pick_run, show_error
 
 ARTICLE_KINDS = ("articles", "ratings", "demonstrations", "preferences")
 

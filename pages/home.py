@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from rlhf_core.lesson import plan as lesson_plan
+from ui.mode import owner_only
 from ui.services import job_runner, offline_status
 from ui.sidebar import page_exists, pipeline_state
-from ui.widgets import ACTIVE, guarded, job_panel, list_runs, owner_only, run_status
+from ui.widgets import ACTIVE, guarded, job_panel, list_runs, run_status
 
 SEED_FIXES = pd.DataFrame(
     [

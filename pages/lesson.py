@@ -12,8 +12,9 @@ from rlhf_core.lesson import plan
 from rlhf_core.lesson.config import LessonConfig, part_stages
 from ui import state
 from ui.lesson import before_after_table, personas_grid, stage_card
+from ui.mode import owner_only
 from ui.services import job_runner
-from ui.widgets import owner_only, show_error
+from ui.widgets import show_error
 
 PART_TITLES = {"hacking": "Part 2: reward hacking", "personas": "Part 3: whose values?"}
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui import rater as keys
 from ui import rating
-from ui.rater import mode_or_stop
+from ui.mode import mode_or_stop
 from ui.services import ratings_store
 from ui.widgets import guarded
 

@@ -211,8 +211,9 @@ FALLBACK_PRESETS = ("tiny", "smollm2")
 BEST_OF_N_PREFIX = "best-of-"
 
 
-def policy_choices() -> dict[str, str]:
-    """Label -> policy spec: the presets, then every trained policy run's final checkpoint.
+def policy_choices(with_best_of_n: bool = False) -> dict[str, str]:
+    """Label -> policy spec: the presets, then every trained policy run's final checkpoint (and, with
+    `with_best_of_n`, each of them as a best-of-N policy: spec `best-of-n:<spec>`).
 
     A run counts when `runs/<id>/final/config.json` names a causal-LM architecture (reward runs
     hold sequence classifiers and are left out) and the run succeeded or was cancelled (a failed,
@@ -235,6 +236,8 @@ def policy_choices() -> dict[str, str]:
         architectures = (read_json(config, {}) or {}).get("architectures") or []
         if any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
             choices[f"run: {config.parent.parent.name}"] = str(config.parent)
+    if with_best_of_n:
+        choices |= {f"best-of-N: {label}": f"{BEST_OF_N_PREFIX}n:{spec}" for label, spec in choices.items()}
     return choices
 
 

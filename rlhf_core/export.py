@@ -11,99 +11,56 @@
     requirements.txt         trl, accelerate, transformers, datasets for the cluster
     README.md                the launch lines (one GPU, many, CPU, DeepSpeed, several machines), the way back
     studio_config.json       our config as it was (to reproduce the run in the studio)
-    reward_model/            GRPO only, when a local reward model folder is given: a copy of it
+    reward_model/            algorithms that sample (GRPO, ...), when a local reward model folder is given: a copy
 
 A run writes output/final/ (the model), output/trainer_state.json (TRL's log history) and
 output/processes/rank-<i>.json (one per process); `rlhf_core.trl_import` turns that into a studio run.
-Our config field names become TRL's through the small tables TRL_FIELDS / TRL_FIXED / TRL_VALUES,
-checked against TRL 1.16 (`trl.SFTConfig`, `RewardConfig`, `DPOConfig`, `GRPOConfig`).
+Our config field names become TRL's through each algorithm's TRLExport (fields, fixed values; declared in
+its entry of rlhf_core.policy.algorithms, the reward model's here) and TRL_VALUES, checked against TRL 1.16.
+train.py comes in three shapes: "model" (TRL loads MODEL_ID and its reference: SFT, DPO, ...), "reward_model"
+(an encoder with a one-logit head) and "reward_function" (a reward model scores sampled headlines: GRPO, ...).
 TRL has no per-example weights: a row of weight w (expert data: x2) is written round(w) times.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from rlhf_core import paths
+from rlhf_core import export_rows, paths
 from rlhf_core.errors import ConfigError, DataError, StudioError
+from rlhf_core.policy.algorithms import ALGORITHMS, TRLExport
 
-ALGOS = ("sft", "reward", "dpo", "grpo")
-TRL_CLASSES = {  # algo -> (TRL trainer, TRL config)
-    "sft": ("SFTTrainer", "SFTConfig"),
-    "reward": ("RewardTrainer", "RewardConfig"),
-    "dpo": ("DPOTrainer", "DPOConfig"),
-    "grpo": ("GRPOTrainer", "GRPOConfig"),
-}
-TITLES = {"sft": "Supervised fine-tuning", "reward": "Reward-model training", "dpo": "DPO", "grpo": "GRPO"}
 DATA_FILE = "train.jsonl"
 REWARD_DIR = "reward_model"
 
-# TRL config field  <-  our config field ("generation.temperature" reads a nested field;
-# a function computes a value that has no single field of ours).
-TRL_FIELDS: dict[str, dict[str, str | Callable]] = {
-    "sft": {
-        "learning_rate": "lr",
-        "per_device_train_batch_size": "batch_size",
-        "max_steps": "steps",
-        "max_length": "max_length",
-        "warmup_steps": "warmup_steps",
-        "weight_decay": "weight_decay",
-        "max_grad_norm": "max_grad_norm",
-        "seed": "seed",
-    },
-    "reward": {
-        "learning_rate": "lr",
-        "per_device_train_batch_size": "batch_size",
-        "num_train_epochs": "epochs",
-        "max_steps": "max_steps",
-        "max_length": "max_length",
-        "warmup_steps": "warmup_ratio",  # transformers 5: a float in [0, 1) is a ratio of all steps
-        "weight_decay": "weight_decay",
-        "center_rewards_coefficient": "center_rewards_coef",
-        "seed": "seed",
-    },
-    "dpo": {
-        "learning_rate": "lr",
-        "per_device_train_batch_size": "batch_size",
-        "max_steps": "steps",
-        "beta": "beta",
-        "max_length": "max_length",
-        "weight_decay": "weight_decay",
-        "max_grad_norm": "max_grad_norm",
-        "seed": "seed",
-    },
-    "grpo": {
-        "learning_rate": "lr",
-        # TRL counts completions per device; ours are articles x group_size per step
-        "per_device_train_batch_size": lambda cfg: cfg.prompts_per_step * cfg.group_size,
-        "num_generations": "group_size",
-        "max_steps": "steps",
-        "beta": "beta",
-        "epsilon": "clip_eps",
-        "loss_type": "loss_type",
-        "scale_rewards": "scale_rewards",
-        "num_iterations": "num_iterations",
-        "max_completion_length": "generation.max_new_tokens",
-        "temperature": "generation.temperature",
-        "top_p": "generation.top_p",
-        "weight_decay": "weight_decay",
-        "max_grad_norm": "max_grad_norm",
-        "seed": "seed",
-    },
-}
-# TRL settings our trainers hard-wire (no knob of ours says otherwise). logging_steps=1: the studio logs
-# every step, so a run imported back (rlhf_core.trl_import) charts every point.
-TRL_FIXED: dict[str, dict[str, Any]] = {
-    "sft": {"completion_only_loss": True, "logging_steps": 1},  # the studio's SFT loss covers the headline only
-    "reward": {"logging_steps": 1},
-    "dpo": {"loss_type": "sigmoid", "logging_steps": 1},  # Rafailov 2023's loss, the one our DPO computes
-    "grpo": {"logging_steps": 1},
-}
+
+def reward_rows(tables: dict[str, list], cfg, style=None) -> list[dict]:
+    """{prompt, chosen, rejected, margin} rows of plain text: train.py tokenises them as the studio does."""
+    return export_rows.preference_rows(tables, cfg, None, with_margin=True)
+
+
+# The reward model's bundle; every policy algorithm's is declared in its registry entry (ALGORITHMS[...].trl).
+# logging_steps=1 everywhere: the studio logs every step, so a run imported back charts every point.
+REWARD_EXPORT = TRLExport(
+    trainer="RewardTrainer", config="RewardConfig", rows=reward_rows, shape="reward_model",
+    fields={"learning_rate": "lr", "per_device_train_batch_size": "batch_size", "num_train_epochs": "epochs",
+            "max_steps": "max_steps", "max_length": "max_length",
+            "warmup_steps": "warmup_ratio",  # transformers 5: a float in [0, 1) is a ratio of all steps
+            "weight_decay": "weight_decay", "center_rewards_coefficient": "center_rewards_coef", "seed": "seed"},
+    fixed={"logging_steps": 1}, note="Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin)",
+    needs="give preference pairs, or ratings with two different scores for the same article.")
+EXPORTS: dict[str, TRLExport] = {
+    **{name: a.trl for name, a in ALGORITHMS.items() if a.trl is not None and name == "sft"}, "reward": REWARD_EXPORT,
+    **{name: a.trl for name, a in ALGORITHMS.items() if a.trl is not None and name != "sft"}}
+ALGOS = tuple(EXPORTS)  # sft, reward, then every policy algorithm TRL has a trainer for
+TRL_CLASSES = {algo: (spec.trainer, spec.config) for algo, spec in EXPORTS.items()}  # algo -> (TRL trainer, TRL config)
+TRL_FIELDS = {algo: spec.fields for algo, spec in EXPORTS.items()}  # TRL config field <- our field (or a function)
+TRL_FIXED = {algo: spec.fixed for algo, spec in EXPORTS.items()}  # TRL settings our trainers hard-wire
+TITLES = {"reward": "Reward-model training", **{name: a.title for name, a in ALGORITHMS.items()}}
 # Values whose spelling differs: {TRL field: {our value: TRL value}}.
 TRL_VALUES: dict[str, dict[Any, Any]] = {
     "scale_rewards": {"std": "group", "none": "none"},  # TRL: 'group' | 'batch' | 'none'
@@ -120,21 +77,18 @@ def default_config(algo: str):
         from rlhf_core.reward.config import RewardConfig
 
         return RewardConfig()
-    from rlhf_core.policy.config import CONFIGS
-
-    return CONFIGS[algo]()
+    return ALGORITHMS[algo].config()
 
 
 def config_from_dict(algo: str, data: dict):
     """Our config for `algo` from a saved dict (a run's config.json); unknown keys are ignored."""
+    if algo != "reward":
+        from rlhf_core.policy.algorithms import config_from_dict as policy_config
+
+        return policy_config(algo, data)
     cls = type(default_config(algo))
     names = {f.name for f in fields(cls)}
-    values = {k: v for k, v in data.items() if k in names}
-    if isinstance(values.get("generation"), dict):
-        from rlhf_core.policy.config import GenerationConfig
-
-        values["generation"] = GenerationConfig(**values["generation"])
-    return cls(**values)
+    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def trl_kwargs(algo: str, config) -> dict[str, Any]:
@@ -167,127 +121,6 @@ def _check_algo(algo: str) -> None:
                           "(PPO lives in trl.experimental in TRL 1.x and is not exported.)")
 
 
-# --------------------------------------------------------------------------- data -> TRL rows
-def _tables(datasets) -> dict[str, list]:
-    """{kind: [DataFrame, ...]} from LoadedData objects, {kind: DataFrame} or bare canonical frames."""
-    from rlhf_core.data.schema import COLUMNS, LoadedData
-
-    if datasets is None:
-        return {}
-    if isinstance(datasets, dict):
-        datasets = [LoadedData(kind, frame) for kind, frame in datasets.items()]
-    elif isinstance(datasets, LoadedData) or hasattr(datasets, "columns"):
-        datasets = [datasets]
-    tables: dict[str, list] = {}
-    for item in datasets:
-        if isinstance(item, LoadedData):
-            kind, frame = item.kind, item.frame
-        else:  # a DataFrame: its kind follows from its columns
-            kind = next((k for k, cols in COLUMNS.items() if set(cols) - {"weight", "source", "score_raw", "margin",
-                                                                           "reference", "article_id"} <= set(item.columns)), None)
-            if kind is None:
-                raise DataError(f"cannot tell the kind of a table with columns {list(item.columns)}")
-            frame = item
-        tables.setdefault(kind, []).append(frame)
-    return tables
-
-
-def _frame(tables: dict[str, list], kind: str):
-    import pandas as pd
-
-    frames = [f for f in tables.get(kind, []) if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else None
-
-
-def _copies(weight) -> int:
-    """TRL has no per-example weights: a row of weight w is written round(w) times (at least once)."""
-    try:
-        w = float(weight)
-    except (TypeError, ValueError):
-        return 1
-    return max(1, int(math.floor(w + 0.5))) if math.isfinite(w) else 1
-
-
-def _prompt(article: str, style: str):
-    """The policy's prompt for an article, as the studio builds it (rlhf_core.models.prompts)."""
-    from rlhf_core.models.prompts import INSTRUCTION, PLAIN_TEMPLATE
-
-    if style == "chat":
-        return [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": article}]
-    return PLAIN_TEMPLATE.format(article=" ".join(article.split()))  # one line: a newline ends the prompt
-
-
-def _answer(headline: str, style: str):
-    """A completion as the studio's policy writes it: a space after 'Headline:', or an assistant turn."""
-    headline = headline.strip()
-    return [{"role": "assistant", "content": headline}] if style == "chat" else " " + headline
-
-
-def sft_rows(tables: dict[str, list], cfg, style: str) -> list[dict]:
-    """{prompt, completion} rows: demonstrations, ratings >= cfg.min_score, chosen answers, references.
-
-    The same selection as the studio's SFT (rlhf_core.policy.sft.demonstrations); weights above 1
-    (expert rows) become cfg.expert_weight copies.
-    """
-    pairs = []  # (article, headline, weight)
-    for kind, article_col, headline_col in (("demonstrations", "article", "headline"), ("ratings", "article", "headline"),
-                                            ("preferences", "prompt", "chosen"), ("articles", "article", "reference")):
-        frame = _frame(tables, kind)
-        if frame is None:
-            continue
-        if kind == "ratings":
-            frame = frame[frame["score"] >= cfg.min_score]
-        weights = frame["weight"] if "weight" in frame.columns else [1.0] * len(frame)
-        for article, headline, weight in zip(frame[article_col], frame[headline_col], weights):
-            if str(article).strip() and str(headline).strip():
-                pairs.append((str(article), str(headline), cfg.expert_weight if float(weight) > 1.0 else weight))
-    return [{"prompt": _prompt(a, style), "completion": _answer(h, style)} for a, h, w in pairs for _ in range(_copies(w))]
-
-
-def preference_rows(tables: dict[str, list], cfg, style: str | None, with_margin: bool) -> list[dict]:
-    """{prompt, chosen, rejected[, margin]} rows: preference pairs plus pairs built from ratings.
-
-    style None (reward models) keeps the plain article and headlines: train.py encodes them as
-    the studio does, [CLS] article [SEP] headline [SEP].
-    """
-    import pandas as pd
-
-    from rlhf_core.reward.data import clean_preferences, clean_ratings, pairs_from_ratings
-
-    expert_weight = float(getattr(cfg, "expert_weight", 1.0))
-    frames = [clean_preferences(_frame(tables, "preferences"), expert_weight)]
-    ratings = _frame(tables, "ratings")
-    if ratings is not None and getattr(cfg, "pairs_from_ratings", True):
-        frames.append(pairs_from_ratings(clean_ratings(ratings, expert_weight)))
-    pairs = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
-    use_margin = with_margin and getattr(cfg, "use_margin", True)
-    rows = []
-    for p in pairs.itertuples(index=False):
-        if style is None:
-            row = {"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}
-        else:
-            row = {"prompt": _prompt(p.prompt, style), "chosen": _answer(p.chosen, style),
-                   "rejected": _answer(p.rejected, style)}
-        if with_margin:
-            row["margin"] = float(p.margin) if use_margin else 0.0
-        rows.extend(dict(row) for _ in range(_copies(p.weight)))
-    return rows
-
-
-def grpo_rows(tables: dict[str, list], style: str) -> list[dict]:
-    """{prompt, article} rows, one per distinct article; TRL hands `article` to the reward function."""
-    seen, rows = set(), []
-    for kind, column in (("articles", "article"), ("demonstrations", "article"), ("ratings", "article"),
-                         ("preferences", "prompt")):
-        frame = _frame(tables, kind)
-        for article in ([] if frame is None else frame[column]):
-            article = str(article).strip()
-            if article and article not in seen:
-                seen.add(article)
-                rows.append({"prompt": _prompt(article, style), "article": article})
-    return rows
-
-
 def _store_tables(store=None) -> dict[str, list]:
     """The ratings store's star ratings and A/B votes (winners only) as canonical tables."""
     from rlhf_core.store import RatingsStore
@@ -310,13 +143,14 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
 
     Args:
         out_dir: the bundle folder (created; our files in it are replaced).
-        algo: 'sft' | 'reward' | 'dpo' | 'grpo'.
+        algo: one of ALGOS ('sft', 'reward', then every policy algorithm with a TRL trainer).
         datasets: LoadedData objects, {kind: DataFrame}, or canonical DataFrames (kind from columns).
         config: our config dataclass (RewardConfig, or SFTConfig / DPOConfig / GRPOConfig); None = defaults.
         model_id: the model TRL starts from on the cluster (hub id or path there), e.g.
             'HuggingFaceTB/SmolLM2-135M-Instruct' (policy) or 'sentence-transformers/all-MiniLM-L6-v2' (reward).
         include_store: add the ratings store's star ratings and A/B votes (winners) to the data.
-        reward_model: GRPO only: a reward model folder (copied into the bundle) or a hub id.
+        reward_model: algorithms that sample (shape 'reward_function'): a reward model folder (copied into
+            the bundle) or a hub id.
         prompt_style: 'chat' | 'plain'; None = 'chat' when model_id names an instruct/chat model.
         store: a RatingsStore to read instead of the default database (tests).
     Returns:
@@ -332,22 +166,20 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
     if style not in ("chat", "plain"):
         raise ConfigError(f"The prompt style must be 'chat' or 'plain'; got '{style}'.")
 
-    tables = _tables(datasets)
+    tables = export_rows.as_tables(datasets)
     if include_store:
         for kind, frames in _store_tables(store).items():
             tables.setdefault(kind, []).extend(frames)
-    rows = {"sft": lambda: sft_rows(tables, config, style),
-            "reward": lambda: preference_rows(tables, config, None, with_margin=True),
-            "dpo": lambda: preference_rows(tables, config, style, with_margin=False),
-            "grpo": lambda: grpo_rows(tables, style)}[algo]()
+    spec = EXPORTS[algo]
+    rows = spec.rows(tables, config, style)
     if not rows:
-        raise DataError(f"Nothing to export for {algo}: {_NEEDS[algo]}")
+        raise DataError(f"Nothing to export for {algo}: {spec.needs or _NEEDS[spec.rows.__name__]}")
 
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     files = {DATA_FILE: _write_jsonl(out / DATA_FILE, rows)}
     reward_path, reward_max_length = "", 256
-    if algo == "grpo":
+    if spec.shape == "reward_function":
         reward_path, reward_max_length = _bundle_reward_model(out, reward_model)
         if reward_path == REWARD_DIR:
             files[REWARD_DIR] = out / REWARD_DIR
@@ -365,13 +197,11 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
             "files": {name: str(path) for name, path in files.items()}, "trl_config": kwargs, "command": LAUNCH}
 
 
-_NEEDS = {
-    "sft": "give demonstrations, ratings at or above min_score, preferences or articles with references.",
-    "reward": "give preference pairs, or ratings with two different scores for the same article.",
-    "dpo": "give preference pairs, or ratings with two different scores for the same article.",
-    "grpo": "give articles (any table with an article or prompt column).",
+_NEEDS = {  # what to give when a row builder finds nothing (an entry's TRLExport.needs says it for its own builder)
+    "sft_rows": "give demonstrations, ratings at or above min_score, preferences or articles with references.",
+    "pair_rows": "give preference pairs, or ratings with two different scores for the same article.",
+    "prompt_rows": "give articles (any table with an article or prompt column).",
 }
-
 
 def _guess_style(model_id: str) -> str:
     name = str(model_id).lower()
@@ -423,21 +253,24 @@ def _config_lines(kwargs: dict, algo: str) -> str:
 def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = REWARD_DIR,
                     reward_max_length: int = 256) -> str:
     """The bundle's train.py: readable, standalone (no rlhf_core on the cluster)."""
-    trainer, config = TRL_CLASSES[algo]
-    stdlib = sorted(("json", "os", "sys") + (("re",) if algo == "grpo" else ()))
+    spec = EXPORTS[algo]
+    trainer, config, shape = spec.trainer, spec.config, spec.shape
+    stdlib = sorted(("json", "os", "sys") + (("re",) if shape == "reward_function" else ()))
     header = _HEADER.format(
         title=TITLES[algo], trainer=trainer, config=config, stdlib="".join(f"import {m}\n" for m in stdlib),
-        imports=_IMPORTS[algo], algo=algo, model_id=model_id, studio_config=type(default_config(algo)).__name__,
+        imports=_IMPORTS[shape].format(trainer=trainer, config=config), algo=algo, model_id=model_id,
+        studio_config=type(default_config(algo)).__name__,
         reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
-                                            max_length=reward_max_length) if algo == "grpo" else "",
-        helpers=_helpers(algo))
-    return header.replace("{CONFIG}", _config_lines(kwargs, algo)) + _BODIES[algo].format(trainer=trainer) + _FOOTER
+                                            max_length=reward_max_length) if shape == "reward_function" else "",
+        helpers=_helpers(shape))
+    body = _BODIES[shape].format(trainer=trainer, note=spec.note)
+    return header.replace("{CONFIG}", _config_lines(kwargs, algo)) + body + _FOOTER
 
 
-def _helpers(algo: str) -> str:
-    """train.py's helper functions; GRPO's include the studio's fact checks, copied from their one source."""
-    if algo != "grpo":
-        return _HELPERS[algo]
+def _helpers(shape: str) -> str:
+    """train.py's helper functions; a reward function's include the studio's fact checks, copied from their one source."""
+    if shape != "reward_function":
+        return _HELPERS[shape]
     import inspect
 
     from rlhf_core.reward import checks
@@ -445,7 +278,7 @@ def _helpers(algo: str) -> str:
     functions = (checks.fact_sets, checks.checks_text, checks.headline_with_checks)
     source = (f"\n\n_NUMBER = re.compile({checks._NUMBER.pattern!r})\n_PUNCT = {checks._PUNCT!r}\n\n\n"
               + "\n\n".join(inspect.getsource(f) for f in functions))
-    return source.rstrip("\n") + "\n" + _HELPERS[algo]
+    return source.rstrip("\n") + "\n" + _HELPERS[shape]
 
 
 def _reward_expr(reward_model: str) -> str:
@@ -514,18 +347,14 @@ def main():
         dataset = load_dataset("json", data_files=str(HERE / "{data_file}"), split="train")
 '''.replace("{data_file}", DATA_FILE)
 
-_IMPORTS = {  # third-party imports of each train.py, in isort order
-    "sft": "import torch\nfrom datasets import load_dataset\nfrom transformers import HfArgumentParser\n"
-           "from trl import SFTConfig, SFTTrainer\n",
-    "dpo": "import torch\nfrom datasets import load_dataset\nfrom transformers import HfArgumentParser\n"
-           "from trl import DPOConfig, DPOTrainer\n",
-    "reward": "import torch\nfrom datasets import load_dataset\n"
-              "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
-              "from trl import RewardConfig, RewardTrainer\n",
-    "grpo": "import torch\nfrom datasets import load_dataset\n"
-            "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
-            "from trl import GRPOConfig, GRPOTrainer\n",
+_IMPORTS = {  # third-party imports of each train.py shape, in isort order
+    "model": "import torch\nfrom datasets import load_dataset\nfrom transformers import HfArgumentParser\n"
+             "from trl import {config}, {trainer}\n",
+    "reward_model": "import torch\nfrom datasets import load_dataset\n"
+                    "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
+                    "from trl import {config}, {trainer}\n",
 }
+_IMPORTS["reward_function"] = _IMPORTS["reward_model"]
 
 _REWARD_CONSTS = '''# the reward model: a folder or hub id (override with the REWARD_MODEL environment variable)
 REWARD_MODEL = os.environ.get("REWARD_MODEL", {reward_model})
@@ -533,9 +362,8 @@ REWARD_MAX_LENGTH = {max_length}
 '''
 
 _HELPERS = {
-    "sft": "",
-    "dpo": "",
-    "reward": '''
+    "model": "",
+    "reward_model": '''
 
 def encode_pairs(tokenizer, max_length):
     """Tokenise as RLHF Studio does: [CLS] article [SEP] headline [SEP], cutting the article (the longer
@@ -546,7 +374,7 @@ def encode_pairs(tokenizer, max_length):
         return {"chosen_ids": chosen["input_ids"], "rejected_ids": rejected["input_ids"]}
     return encode
 ''',
-    "grpo": '''
+    "reward_function": '''
 
 def headline_of(completion):
     """The headline in a completion: its first non-empty line (chat completions are message lists)."""
@@ -582,26 +410,23 @@ def make_reward_function(path, device):
 ''',
 }
 
-_BODIES = {
-    "sft": '''    # 3. the loss covers the completion (the headline) only; accelerate splits the batches over the processes
+_BODIES = {  # train.py's step 3 (and 4), per shape; {note} is the algorithm's own comment (TRLExport.note)
+    "model": '''    # 3. {note}
     trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
 ''',
-    "dpo": '''    # 3. TRL builds the frozen reference model from MODEL_ID, as the studio does from the SFT policy
-    trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
-''',
-    "reward": '''        # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
+    "reward_model": '''        # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
         tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
         if tokenizer.pad_token is None:  # decoder backbones have no padding token
             tokenizer.pad_token = tokenizer.eos_token
         dataset = dataset.map(encode_pairs(tokenizer, args.max_length), remove_columns=["prompt", "chosen", "rejected"])
     model = AutoModelForSequenceClassification.from_pretrained(MODEL_ID, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
-    # 4. Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin)
+    # 4. {note}
     trainer = {trainer}(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
 ''',
-    "grpo": '''    # 3. each process scores its completions with its own copy of the reward model
+    "reward_function": '''    # 3. each process scores its completions with its own copy of the reward model
     reward_function = make_reward_function(REWARD_MODEL, args.device)
-    # 4. sample num_generations headlines per article, advantages relative to the group
+    # 4. {note}
     trainer = {trainer}(model=MODEL_ID, reward_funcs=reward_function, args=args, train_dataset=dataset)
 ''',
 }
@@ -705,10 +530,11 @@ LAUNCH, CPU_LAUNCH = LAUNCH_LINES[1][1], LAUNCH_LINES[2][1]  # many GPUs; CPU
 
 def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str) -> str:
     trainer, config = TRL_CLASSES[algo]
+    reward_function = EXPORTS[algo].shape == "reward_function"
     table = "\n".join(f"| `{k}` | `{v!r}` | {_studio_name(algo, k)} |" for k, v in kwargs.items())
     launches = "\n".join(f"# {where}\n{command}" for where, command in LAUNCH_LINES)
     grpo = ""
-    if algo == "grpo":
+    if reward_function:
         where = (f"`{reward_path}`" if reward_path else
                  f"not included: put a reward model folder at `{REWARD_DIR}/` or set `REWARD_MODEL`")
         grpo = (f"\nThe reward is sigmoid(logit) of a one-logit sequence-classification model on (article, "
@@ -733,7 +559,7 @@ pip install -r requirements.txt
   elsewhere training runs in fp32. After `train.py`, `--bf16 false` turns it off (`--bf16 false --fp16 true`: fp16).
 - Any field of TRL's `{config}` can be changed after `train.py`, e.g. `--max_steps 2
   --per_device_train_batch_size 4 --output_dir /scratch/run1`; `python train.py --help` lists them.
-- Other model: `MODEL_ID=... accelerate launch ...`.{' Other reward model: `REWARD_MODEL=...`.' if algo == "grpo" else ''}
+- Other model: `MODEL_ID=... accelerate launch ...`.{' Other reward model: `REWARD_MODEL=...`.' if reward_function else ''}
 - DeepSpeed: ZeRO-2 shards optimizer states and gradients (each GPU keeps the full weights); ZeRO-3 shards the
   weights too, for models that do not fit on one GPU. Both need CUDA GPUs and `pip install deepspeed`.
 {grpo}
@@ -779,7 +605,8 @@ Compare, Evaluate and the Rate queue.
 - TRL has no per-example weights: rows of weight w (expert data: x2) appear round(w) times.
 - Long examples: TRL cuts policy examples longer than `max_length` at the end (the headline); the studio
   cuts the article. Raise `max_length` for long articles.
-- GRPO: TRL's `per_device_train_batch_size` counts completions (articles x `num_generations`).
+- GRPO and the other algorithms that sample: TRL's `per_device_train_batch_size` counts completions (articles x
+  `num_generations`).
 
 ## What was tested
 

@@ -1,11 +1,11 @@
 """`python -m rlhf_core export ...` / `import ...`: hand data and a config to other trainers, and take
 their results back.
 
-    export trl --algo sft|reward|dpo|grpo [--data PATH ...] [--from-store] --model ID --out DIR
+    export trl --algo sft|reward|dpo|grpo|... [--data PATH ...] [--from-store] --model ID --out DIR
                [--config CONFIG.json] [--reward-model DIR_OR_ID] [--prompt-style chat|plain]
         writes a TRL + accelerate bundle (train.jsonl, train.py, accelerate_config.yaml,
         requirements.txt, README.md, studio_config.json) and prints {"files": {...}, ...} as JSON.
-    import trl OUTPUT_DIR [--algo sft|reward|dpo|grpo] [--name NAME]
+    import trl OUTPUT_DIR [--algo ALGO] [--name NAME]
         turns a finished bundle run (its output/ folder) into a studio run: metrics under the studio's
         names, the model as a policy or reward model; prints {"run_id": ..., ...} as JSON.
 """
@@ -35,7 +35,7 @@ def add_commands(groups) -> None:
     trl.add_argument("--model", required=True, help="the model TRL starts from on the cluster (hub id or path there)")
     trl.add_argument("--out", required=True, help="bundle folder")
     trl.add_argument("--config", help="a JSON file with our config's fields (e.g. a run's config.json); default: defaults")
-    trl.add_argument("--reward-model", default="", help="grpo: reward model folder (copied into the bundle) or hub id")
+    trl.add_argument("--reward-model", default="", help="algorithms that sample (grpo, ...): reward model folder (copied into the bundle) or hub id")
     trl.add_argument("--prompt-style", choices=["chat", "plain"],
                      help="policy prompt format (default: chat for instruct/chat model ids, else plain)")
     trl.set_defaults(handler=_trl)

@@ -128,9 +128,12 @@ def merge_tables(base: pd.DataFrame | None, collected: pd.DataFrame, kind: str) 
 
 
 def _table(dataset, kind: str) -> pd.DataFrame | None:
-    """A dataset given as LoadedData, a DataFrame, or a saved dataset's name -> its frame if of `kind`."""
+    """A dataset given as LoadedData, a DataFrame, a saved dataset's name, or {kind: frame} (load_tables) -> its
+    frame of `kind`."""
     if dataset is None:
         return None
+    if isinstance(dataset, dict):
+        return dataset.get(kind)
     if isinstance(dataset, str):
         from rlhf_core.data.datasets import load_dataset
 
@@ -143,15 +146,34 @@ def _table(dataset, kind: str) -> pd.DataFrame | None:
 def training_tables(store, dataset=None, use_ratings: bool = True, use_votes: bool = True):
     """(ratings table | None, preferences table | None, FeedbackSnapshot) for a reward-model run.
 
-    `dataset` (LoadedData, DataFrame or saved dataset name) contributes its rows of the matching
-    kind; the store's collected ratings / votes are merged in when asked for.
+    `dataset` (LoadedData, DataFrame, saved dataset name or {kind: frame}) contributes its rows of the
+    matching kind; the store's collected ratings / votes are merged in when asked for (store None: none).
     """
-    raw_ratings = store.ratings_frame() if use_ratings else None
-    raw_votes = store.votes_frame() if use_votes else None
+    raw_ratings = store.ratings_frame() if use_ratings and store is not None else None
+    raw_votes = store.votes_frame() if use_votes and store is not None else None
     ratings = merge_tables(_table(dataset, "ratings"), collected_ratings(raw_ratings), "ratings")
     preferences = merge_tables(_table(dataset, "preferences"), collected_preferences(raw_votes), "preferences")
     return (ratings if len(ratings) else None, preferences if len(preferences) else None,
             snapshot_of(raw_ratings, raw_votes))
+
+
+def reward_trainer(cfg, datasets: list[str], store=None, use_collected: bool = False):
+    """The Reward page's job: a JobRunner make_iter training `cfg` on saved datasets (+ the store's ratings and
+    votes when `use_collected`), recording which store rows it saw. Data errors are raised now, not in the job."""
+    from rlhf_core.data.datasets import load_tables
+    from rlhf_core.errors import StudioError
+    from rlhf_core.reward.train import train_reward
+
+    tables = load_tables(datasets)
+    ratings, preferences, snapshot = training_tables(store, tables, use_ratings=use_collected, use_votes=use_collected)
+    if ratings is None and preferences is None:
+        raise StudioError("Choose at least one ratings or preferences dataset (or collect ratings on the Rate page).")
+
+    def make_iter(out_dir):
+        yield from train_reward(cfg, ratings, preferences, out_dir, score_scale=tables.get("scale"))
+        write_snapshot(out_dir, snapshot)  # which collected ratings this model has seen
+
+    return make_iter
 
 
 def write_snapshot(out_dir: str | Path, snapshot: FeedbackSnapshot) -> Path:

@@ -23,37 +23,21 @@ from typing import Callable
 
 from rlhf_core import paths
 from rlhf_core.errors import StudioError
+from rlhf_core.policy.algorithms import ALGORITHMS, kl_per_completion  # noqa: F401 - kl_per_completion: GRPO's, re-exported
 
 LOG_FILE = "trainer_state.json"
 PROCESS_DIR = "processes"
 KEPT_LOG = "trl_log_history.json"
 
 
-def kl_per_completion(row: dict) -> float | None:
-    """GRPO's KL to the reference per completion, the studio's policy/kl.
-
-    TRL logs `kl` per token (the sum over all completion tokens / their number); times the mean
-    completion length that is the sum / completions: exact for one batch, averaged over accumulated ones.
-    """
-    kl, length = row.get("kl"), row.get("completions/mean_length")
-    return kl * length if _number(kl) and _number(length) else None
-
-
-# studio metric (rlhf_core.metrics.GLOSSARY)  <-  TRL log_history key, per bundle kind; a function
+# studio metric (rlhf_core.metrics.glossary())  <-  TRL log_history key, per bundle kind: the reward model's
+# here, each policy algorithm's in its registry entry (rlhf_core.policy.algorithms, trl.metrics); a function
 # computes a studio metric that no single TRL key holds. TRL keys not listed stay in trl_log_history.json.
+REWARD_METRICS: dict[str, str | Callable[[dict], float | None]] = {
+    "loss/train": "loss", "loss/val": "eval_loss", "optim/lr": "learning_rate",
+    "trl/pairwise_accuracy": "accuracy", "trl/grad_norm": "grad_norm"}
 TRL_METRICS: dict[str, dict[str, str | Callable[[dict], float | None]]] = {
-    "sft": {"loss/policy": "loss", "loss/train": "loss", "loss/val": "eval_loss", "optim/lr": "learning_rate",
-            "policy/entropy": "entropy", "trl/token_accuracy": "mean_token_accuracy", "trl/grad_norm": "grad_norm"},
-    "reward": {"loss/train": "loss", "loss/val": "eval_loss", "optim/lr": "learning_rate",
-               "trl/pairwise_accuracy": "accuracy", "trl/grad_norm": "grad_norm"},
-    "dpo": {"loss/policy": "loss", "loss/val": "eval_loss", "optim/lr": "learning_rate",
-            "reward/chosen": "rewards/chosen", "reward/rejected": "rewards/rejected",
-            "dpo/accuracy": "rewards/accuracies", "dpo/margin": "rewards/margins", "policy/entropy": "entropy",
-            "trl/grad_norm": "grad_norm"},
-    "grpo": {"loss/policy": "loss", "optim/lr": "learning_rate", "reward/mean": "reward", "reward/std": "reward_std",
-             "policy/kl": kl_per_completion, "policy/entropy": "entropy", "policy/clipfrac": "clip_ratio/region_mean",
-             "completion/length": "completions/mean_length", "trl/grad_norm": "grad_norm"},
-}
+    "reward": REWARD_METRICS, **{name: a.trl.metrics for name, a in ALGORITHMS.items() if a.trl is not None}}
 
 
 def _number(value) -> bool:
@@ -202,7 +186,7 @@ def _policy_saver(found: dict, algo: str, model_id: str, studio: dict) -> Callab
     """Load the policy with plain transformers now (a clear error before any run exists); the job writes
     it to run_dir/final the way the studio's policy trainers do (save_checkpoint, studio_policy.json)."""
     from rlhf_core.models.registry import load_policy
-    from rlhf_core.policy.train import save_checkpoint
+    from rlhf_core.policy.run import save_checkpoint
 
     bundle = load_policy(str(found["model_dir"]), cache=False)
     meta = {"algo": algo, "step": found["global_step"], "total_steps": found["total_steps"], "policy_spec": model_id,
@@ -215,7 +199,7 @@ def _reward_saver(found: dict, model_id: str, studio: dict) -> Callable[[Path], 
     """Load the reward model now; the job writes it to run_dir/model with studio_reward.json, like
     train_reward. TRL's RewardTrainer feeds no segment ids: the metadata says so, and the scorer obeys."""
     from rlhf_core.models.registry import load_reward_backbone
-    from rlhf_core.reward.train import _write_full, save_checkpoint_dir
+    from rlhf_core.reward.common import save_checkpoint_dir, write_full
 
     model, tokenizer = load_reward_backbone(str(found["model_dir"]))
     if model.config.num_labels != 1:
@@ -224,4 +208,4 @@ def _reward_saver(found: dict, model_id: str, studio: dict) -> Callable[[Path], 
     meta = {"format": "full", "backbone": model_id, "objective": "pairwise", "max_length": int(config.get("max_length", 256)),
             "fact_checks": False, "token_type_ids": False, "source": "trl", "steps_done": found["global_step"],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return lambda run_dir: save_checkpoint_dir(run_dir, lambda folder: _write_full(model, tokenizer, meta, folder))
+    return lambda run_dir: save_checkpoint_dir(run_dir, lambda folder: write_full(model, tokenizer, meta, folder))

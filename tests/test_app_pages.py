@@ -37,7 +37,7 @@ def texts(elements) -> str:
 
 def save_small_samples(n_articles: int = 24) -> None:
     """A few articles of the sample data as saved datasets (fast training in tests)."""
-    from rlhf_core.data.datasets import load_sample, save_dataset
+    from rlhf_core.data.datasets import SAMPLE_PERSONA, load_sample, save_dataset
     from rlhf_core.data.schema import LoadedData
 
     for file, name, key in (("train_ratings.csv", "small-ratings", "article"),
@@ -47,7 +47,7 @@ def save_small_samples(n_articles: int = 24) -> None:
         loaded = load_sample(file)
         keep = loaded.frame[key].drop_duplicates().head(n_articles)
         frame = loaded.frame[loaded.frame[key].isin(keep)].reset_index(drop=True)
-        save_dataset(name, LoadedData(loaded.kind, frame, loaded.scale, [], loaded.source))
+        save_dataset(name, LoadedData(loaded.kind, frame, loaded.scale, [], loaded.source), persona=SAMPLE_PERSONA)
 
 
 @pytest.fixture()
@@ -201,7 +201,9 @@ def test_policy_page_runs_two_grpo_steps_then_evaluate_scores_the_run(with_tiny)
     save_dataset("sample-train_ratings", load_dataset("small-ratings"))
     reward_run = train_quick_reward()
     at = open_page("pages/policy.py")
-    for algo in ("SFT", "PPO", "DPO", "Best-of-n", "GRPO"):  # every algorithm's form renders with its loss
+    from rlhf_core.policy.algorithms import ALGORITHMS
+
+    for algo in [a.title for a in ALGORITHMS.values() if a.name != "grpo"] + ["GRPO"]:  # every form renders with its loss
         at.radio(key="policy_algo").set_value(algo).run()
         assert not at.exception, (algo, at.exception)
         assert at.latex, algo

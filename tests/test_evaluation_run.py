@@ -57,7 +57,7 @@ def test_specs_labels_starts_and_checkpoints_of_a_run():
 
 def test_held_out_articles_keep_the_test_split_only():
     from rlhf_core.data.loaders import load_file
-    from rlhf_core.policy.train import with_split
+    from rlhf_core.policy.run import with_split
 
     loaded = load_file(SAMPLE / "articles.csv")
     table = held_out_articles(with_split(loaded.frame, SAMPLE / "articles.csv"), loaded.kind, 1000)
@@ -146,7 +146,7 @@ def test_sampled_kl_matches_the_exact_kl_of_a_one_token_completion():
 
     from rlhf_core.evaluation.sampling import sample_with_kl
     from rlhf_core.models.registry import load_policy
-    from rlhf_core.policy.train import PolicyRun
+    from rlhf_core.policy.run import PolicyRun
 
     bundle = load_policy("tiny-init", cache=False)
     ref = copy.deepcopy(bundle.model)
@@ -185,7 +185,7 @@ def test_cli_prints_one_json_line_per_policy_and_writes_the_report(tmp_path, cap
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--policy", "tiny-init", "--n", "0"], "n (headlines per article)"),
+    (["--policy", "tiny-init", "--n", "0"], "n must be between 1 and 64"),
     (["--policy", "tiny-init", "--temperature", "0", "--n", "2"], "Greedy decoding"),
     (["--policy", "tiny-init", "--persona", "nobody"], "unknown persona"),
     (["--policy", "run: nope"], "no policy run 'nope'"),

@@ -18,7 +18,7 @@ import pytest
 from rlhf_core import cli
 from rlhf_core.data.schema import LoadedData
 from rlhf_core.errors import ConfigError, DataError, StudioError
-from rlhf_core.export import (ACCELERATE_CONFIGS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
+from rlhf_core.export import (ACCELERATE_CONFIGS, ALGOS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
                               default_config, export_trl_bundle, trl_kwargs)
 from rlhf_core.models.prompts import INSTRUCTION
 from rlhf_core.policy.config import GenerationConfig, GRPOConfig
@@ -36,6 +36,11 @@ EXPECTED_TRL_FIELDS = {
     "grpo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
              "loss_type", "scale_rewards", "num_iterations", "max_completion_length", "temperature", "top_p",
              "weight_decay", "max_grad_norm", "seed", "logging_steps"},
+    "rloo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
+             "num_iterations", "normalize_advantages", "max_completion_length", "temperature", "top_p",
+             "weight_decay", "max_grad_norm", "seed", "logging_steps"},
+    "kto": {"learning_rate", "per_device_train_batch_size", "max_steps", "beta", "desirable_weight", "undesirable_weight",
+            "max_length", "weight_decay", "max_grad_norm", "seed", "loss_type", "logging_steps"},
 }
 A1 = "The city council approved a $42 million budget on Monday after a long debate about schools and roads."
 A2 = "Flu cases in Perilric reached 1,940 this week, the highest level in three years, the hospital said."
@@ -114,6 +119,22 @@ def test_grpo_rows_are_distinct_articles(tmp_path):
     assert rows == [{"prompt": f"Article: {a}\nHeadline:", "article": a} for a in (A1, A2)]
 
 
+def test_rloo_rows_are_distinct_articles(tmp_path):
+    articles = pd.DataFrame({"article": [A1, A2], "reference": ["", ""], "article_id": ["a", "b"]})
+    manifest = _bundle(tmp_path, "rloo", [LoadedData("articles", articles)])
+    assert _read_jsonl(manifest["files"]["train.jsonl"]) == [{"prompt": f"Article: {a}\nHeadline:", "article": a} for a in (A1, A2)]
+    assert "RLOOTrainer(model=MODEL_ID, reward_funcs=reward_function" in Path(manifest["files"]["train.py"]).read_text()
+
+
+def test_kto_rows_are_labelled_ratings(tmp_path):
+    ratings = pd.DataFrame({"article": [A1, A1], "headline": ["Council approves $42M budget", "Budget news"],
+                            "score": [1.0, 0.5], "score_raw": [5, 3], "weight": [1.0, 1.0], "source": ["r", "r"]})
+    manifest = _bundle(tmp_path, "kto", [LoadedData("ratings", ratings)])
+    rows = _read_jsonl(manifest["files"]["train.jsonl"])
+    assert [(r["completion"], r["label"]) for r in rows] == [(" Council approves $42M budget", True), (" Budget news", False)]
+    assert "KTOTrainer(model=MODEL_ID" in Path(manifest["files"]["train.py"]).read_text()
+
+
 def test_nothing_to_export_is_a_plain_error(tmp_path):
     low = pd.DataFrame({"article": [A1], "headline": ["h"], "score": [0.1], "score_raw": [1], "weight": [1.0],
                         "source": ["r"]})
@@ -126,7 +147,7 @@ def test_nothing_to_export_is_a_plain_error(tmp_path):
 
 
 # ----------------------------------------------------------------------------- config mapping
-@pytest.mark.parametrize("algo", ["sft", "reward", "dpo", "grpo"])
+@pytest.mark.parametrize("algo", ALGOS)
 def test_train_py_compiles_and_passes_exactly_the_mapped_kwargs(tmp_path, algo):
     data = [LoadedData("preferences", PREFS)]
     manifest = _bundle(tmp_path, algo, data)
@@ -247,7 +268,7 @@ def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rlhf_core.reward.scorer import minilm_dir
+    from rlhf_core.models.offline import minilm_dir
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())

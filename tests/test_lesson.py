@@ -39,7 +39,8 @@ def test_lesson_config_checks_its_bounds():
 
 
 def test_preset_defaults_learn_on_tiny_and_papers_are_one_switch_away(tmp_path):
-    from rlhf_core.policy.config import GRPOConfig, make_config, preset_of
+    from rlhf_core.policy.algorithms import make_config, preset_of
+    from rlhf_core.policy.config import GRPOConfig
 
     tiny = make_config("grpo", "tiny")
     assert tiny.lr == 2e-4 and tiny.prompts_per_step == 8 and tiny.generation.temperature == 0.7

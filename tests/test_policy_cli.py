@@ -32,7 +32,7 @@ def test_policy_train_grpo_prints_a_json_line_per_step(tmp_path, capsys):
     assert code == 0
     lines = _lines(capsys.readouterr().out)
     assert [l["step"] for l in lines[:-1]] == [1, 2]
-    assert lines[0]["policy/beta"] == 0.1 and "reward/mean" in lines[0] and "policy/kl" in lines[0]
+    assert lines[0]["policy/beta"] == 0.1 and "reward/mean" in lines[0] and "policy/kl_k3" in lines[0]
     assert "samples" in lines[1]
     summary = lines[-1]["summary"]
     assert summary["algo"] == "grpo" and summary["step"] == 2

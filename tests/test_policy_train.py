@@ -71,7 +71,7 @@ def _assert_trained(metrics, out_dir, initial, ref_before, ref):
 def test_sample_logprobs_match_a_full_forward():
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.rollout import completion_logprobs, sample
-    from rlhf_core.policy.train import PolicyRun
+    from rlhf_core.policy.run import PolicyRun
 
     bundle = load_policy("tiny-init", cache=False)
     run = PolicyRun("test", None, bundle, None, None, torch.device("cpu"))
@@ -105,7 +105,7 @@ def test_sample_logprobs_match_a_full_forward():
 def test_sample_stops_rows_at_stop_tokens_and_greedy_is_deterministic():
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.rollout import sample
-    from rlhf_core.policy.train import PolicyRun
+    from rlhf_core.policy.run import PolicyRun
 
     bundle = load_policy("tiny-init", cache=False)
     run = PolicyRun("test", None, bundle, None, None, torch.device("cpu"))
@@ -126,11 +126,11 @@ def test_grpo_two_steps_checkpoint_and_resume(articles, tmp_path):
     initial = _initial_state()
     metrics, before, ref = _run_two_steps("grpo", cfg, articles, tmp_path / "run", gold_reward)
     _assert_trained(metrics, tmp_path / "run", initial, before, ref)
-    for key in ("reward/mean", "reward/gold_mean", "policy/kl", "policy/entropy", "policy/clipfrac", "policy/approx_kl",
+    for key in ("reward/mean", "reward/gold_mean", "policy/kl_k3", "policy/entropy", "policy/clipfrac", "policy/approx_kl",
                 "loss/policy", "completion/length", "policy/beta"):
         assert key in metrics[-1], key
-    assert metrics[-1]["policy/kl"] > 0  # the policy moved away from the reference
-    samples = [s for s in metrics[-1]["samples"] if s.get("source") != "rollout"]  # the probes
+    assert metrics[-1]["policy/kl_k3"] > 0  # the policy moved away from the reference
+    samples = [s for s in metrics[-1]["samples"] if s.get("source") != "rollout"]  # the probes (not the over-rated rollout)
     assert len(samples) == 2 and {"article", "headline", "reward", "gold"} <= set(samples[0])
     overrated = [s for s in metrics[-1]["samples"] if s.get("source") == "rollout"]  # what fools the reward model
     assert len(overrated) == 1 and overrated[0]["reward"] - overrated[0]["gold"] >= -1

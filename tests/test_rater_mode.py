@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rlhf_core.store import RatingsStore
+from ui import mode
 from ui import rater as keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,18 +28,18 @@ ARTICLE = "Riverton council voted 7 to 2 on Tuesday to approve a $49 million pla
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False),
                                              ("", False), ("no", False), ("off", False)])
 def test_rater_mode_switch_from_the_environment(monkeypatch, value, expected):
-    monkeypatch.setenv(keys.ENV_VAR, value)
-    assert keys.rater_mode() is expected  # and no secrets.toml here: tolerated
+    monkeypatch.setenv(mode.ENV_VAR, value)
+    assert mode.rater_mode() is expected  # and no secrets.toml here: tolerated
 
 
 @pytest.mark.parametrize("value", ["ture", "2", "rater", "enabled", "y e s"])
 def test_an_unrecognised_value_fails_closed(monkeypatch, value):
     """A typo must not serve the owner's app: the server shows why and stops."""
-    monkeypatch.setenv(keys.ENV_VAR, value)
-    with pytest.raises(keys.RaterModeError, match=keys.ENV_VAR):
-        keys.rater_mode()
+    monkeypatch.setenv(mode.ENV_VAR, value)
+    with pytest.raises(mode.RaterModeError, match=mode.ENV_VAR):
+        mode.rater_mode()
     stopped = []
-    monkeypatch.setattr(keys, "stop_server", stopped.append)
+    monkeypatch.setattr(mode, "stop_server", stopped.append)
     RatingsStore().enqueue([{"article": ARTICLE, "headline": "Council approves bridge plan", "source": "tiny"}])
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception, at.exception
@@ -52,27 +53,27 @@ def test_an_unreadable_secrets_file_fails_closed(monkeypatch, tmp_path):
     import streamlit as st
     from streamlit import config
 
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    monkeypatch.delenv(mode.ENV_VAR, raising=False)
     broken = tmp_path / "secrets.toml"
     broken.write_text("rater_mode = tru\n")  # not TOML
     saved = config.get_option("secrets.files")
     config.set_option("secrets.files", [str(broken)])
     st.secrets._reset()
     stopped = []
-    monkeypatch.setattr(keys, "stop_server", stopped.append)
+    monkeypatch.setattr(mode, "stop_server", stopped.append)
     try:
-        with pytest.raises(keys.RaterModeError, match="could not be read"):
-            keys.rater_mode()
+        with pytest.raises(mode.RaterModeError, match="could not be read"):
+            mode.rater_mode()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
         assert not at.exception, at.exception
         assert any("could not be read" in e.value for e in at.error) and stopped and not at.title
         broken.write_text("rater_mode = 'perhaps'\n")  # readable, but neither on nor off
         st.secrets._reset()
-        with pytest.raises(keys.RaterModeError, match="secret rater_mode"):
-            keys.rater_mode()
+        with pytest.raises(mode.RaterModeError, match="secret rater_mode"):
+            mode.rater_mode()
         broken.unlink()  # no secrets file at all: owner mode, as before
         st.secrets._reset()
-        assert keys.rater_mode() is False
+        assert mode.rater_mode() is False
     finally:
         config.set_option("secrets.files", saved)
         st.secrets._reset()
@@ -105,7 +106,7 @@ def test_the_owner_app_binds_to_loopback_unless_told_otherwise(studio_home, tmp_
 
 
 def test_app_in_rater_mode_has_only_the_rate_page_and_no_owner_controls(monkeypatch):
-    monkeypatch.setenv(keys.ENV_VAR, "1")
+    monkeypatch.setenv(mode.ENV_VAR, "1")
     RatingsStore().enqueue([{"article": ARTICLE, "headline": "Council approves bridge plan", "source": "tiny"}])
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception, at.exception
@@ -123,7 +124,7 @@ def test_app_in_rater_mode_has_only_the_rate_page_and_no_owner_controls(monkeypa
 
 
 def test_rater_mode_from_a_streamlit_secret(monkeypatch):
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    monkeypatch.delenv(mode.ENV_VAR, raising=False)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.secrets["rater_mode"] = True
     at.run()
@@ -153,7 +154,7 @@ def test_every_other_page_refuses_to_draw_in_rater_mode(monkeypatch, page):
     server's FIRST session in the old pages-folder mode, where /data runs pages/data.py directly,
     without app.py and its rater-mode navigation (see the browser test below).
     """
-    monkeypatch.setenv(keys.ENV_VAR, "1")
+    monkeypatch.setenv(mode.ENV_VAR, "1")
     at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
     assert not at.exception, at.exception
     assert any("only collects ratings" in w.value for w in at.warning), f"{page} does not call forbid_in_rater_mode()"
@@ -217,7 +218,7 @@ def test_rater_server_and_owner_process_share_one_database(studio_home, tmp_path
     headlines = [f"Council approves bridge plan, take {k}" for k in range(5)]
     store.enqueue([{"article": ARTICLE, "headline": h, "source": "tiny"} for h in headlines])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "RLHF_STUDIO_HOME": str(studio_home), keys.ENV_VAR: "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "RLHF_STUDIO_HOME": str(studio_home), mode.ENV_VAR: "1", "PYTHONPATH": str(ROOT)}
     port = _free_port()
     server_log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
@@ -227,7 +228,7 @@ def test_rater_server_and_owner_process_share_one_database(studio_home, tmp_path
     owner = None
     try:
         _wait_healthy(port, server)
-        owner_env = {k: v for k, v in env.items() if k != keys.ENV_VAR}  # the owner is not in rater mode
+        owner_env = {k: v for k, v in env.items() if k != mode.ENV_VAR}  # the owner is not in rater mode
         owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(studio_home), ARTICLE], cwd=ROOT,
                                  env=owner_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with playwright.sync_playwright() as p:

@@ -59,7 +59,7 @@ def test_final_is_written_on_completion_and_cancel_but_never_after_a_failure(art
 
 def test_a_failing_save_never_hides_the_runs_real_error(articles, tmp_path, monkeypatch):
     """The reward model fails at step 2 and the disk is full: the status names the reward model."""
-    import rlhf_core.policy.train as train
+    import rlhf_core.policy.run as train  # save_checkpoint lives with PolicyRun
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -34,8 +34,10 @@ REPO = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO / "bench" / "requirements-bench.txt"
 # What each bundle kind is exported from (a new kind needs its line here: the test fails without one).
 SAMPLE_DATA = {"sft": ["expert_demonstrations.csv"], "reward": ["train_preferences.jsonl"],
-               "dpo": ["train_preferences.jsonl"], "grpo": ["articles.csv"]}
-EXTRA_ARGS = {"grpo": ["--num_generations", "2", "--max_completion_length", "8"]}  # 2 x 2 completions per step
+               "dpo": ["train_preferences.jsonl"], "grpo": ["articles.csv"], "rloo": ["articles.csv"],
+               "kto": ["train_ratings.csv"]}
+EXTRA_ARGS = {"grpo": ["--num_generations", "2", "--max_completion_length", "8"],  # 2 x 2 completions per step
+              "rloo": ["--num_generations", "2", "--max_completion_length", "8"]}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def test_bundle_trains_on_two_cpu_processes_and_comes_back(algo, trl_venv, tiny_
     model = tiny_models["backbone" if algo == "reward" else "policy"]
     bundle = tmp_path / "bundle"
     export_trl_bundle(bundle, algo, [load_file(sample_data_dir() / name) for name in SAMPLE_DATA[algo]], None,
-                      str(model), reward_model=str(tiny_models["reward_model"]) if algo == "grpo" else "")
+                      str(model), reward_model=str(tiny_models["reward_model"]) if algo in ("grpo", "rloo") else "")
     # 2. the README's CPU line, two processes, 2 steps
     command = CPU_LAUNCH.split() + ["--max_steps", "2", "--per_device_train_batch_size", "2", *EXTRA_ARGS.get(algo, [])]
     command[0] = str(trl_venv / "bin" / "accelerate")

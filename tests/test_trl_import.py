@@ -15,7 +15,7 @@ import pytest
 
 from rlhf_core import cli
 from rlhf_core.errors import StudioError
-from rlhf_core.metrics import GLOSSARY
+from rlhf_core.metrics import glossary
 from rlhf_core.trl_import import TRL_METRICS, import_trl_run, kl_per_completion, studio_metrics
 
 A1 = "The city council approved a $42 million budget on Monday after a long debate about schools and roads."
@@ -43,7 +43,7 @@ REWARD_LOG = [{"accuracy": 0.5, "epoch": 0.0025, "grad_norm": 0.008, "learning_r
 # ----------------------------------------------------------------------------- the metric mapping
 def test_every_mapped_name_is_in_the_glossary():
     for algo, mapping in TRL_METRICS.items():
-        assert set(mapping) <= set(GLOSSARY), (algo, set(mapping) - set(GLOSSARY))
+        assert set(mapping) <= set(glossary()), (algo, set(mapping) - set(glossary()))
 
 
 def test_dpo_log_becomes_studio_rows():
@@ -56,10 +56,10 @@ def test_dpo_log_becomes_studio_rows():
 
 def test_grpo_kl_becomes_per_completion_and_names_match_the_studio_trainer():
     row = studio_metrics([GRPO_ROW], "grpo")[0]
-    assert row["policy/kl"] == pytest.approx(0.05 * 12.0)  # TRL: per token; the studio: per completion
+    assert row["policy/kl_k3"] == pytest.approx(0.05 * 12.0)  # TRL: per token; the studio: per completion
     assert (row["reward/mean"], row["reward/std"], row["completion/length"], row["policy/clipfrac"]) == (0.49, 0.01, 12.0, 0.125)
     assert kl_per_completion({"kl": 0.1}) is None  # no length logged: no made-up value
-    assert "policy/kl" not in studio_metrics([dict(GRPO_ROW, kl=None)], "grpo")[0]
+    assert "policy/kl_k3" not in studio_metrics([dict(GRPO_ROW, kl=None)], "grpo")[0]
 
 
 def test_a_diverged_loss_is_kept():
@@ -166,7 +166,7 @@ def test_a_folder_without_records_is_recognised(tmp_path):
     (grpo / "processes" / "rank-0.json").unlink()
     (tmp_path / "g" / "studio_config.json").unlink()
     result = import_trl_run(grpo)
-    assert result["kind"] == "grpo" and "policy/kl" in result["metrics"]  # TRL logged 'reward': GRPO
+    assert result["kind"] == "grpo" and "policy/kl_k3" in result["metrics"]  # TRL logged 'reward': GRPO
     assert import_trl_run(grpo, algo="sft")["kind"] == "sft"  # the caller's word wins
 
 
@@ -200,7 +200,7 @@ def test_cli_imports_and_bad_folders_get_plain_errors(tmp_path, monkeypatch, cap
     assert "no readable trainer_state.json" in error(["import", "trl", str(output)])
     (output / "trainer_state.json").write_text(json.dumps({"log_history": [{"train_runtime": 1.0, "step": 1}]}))
     assert "logs no training step" in error(["import", "trl", str(output)])
-    with pytest.raises(StudioError, match="imports sft, reward, dpo, grpo"):
+    with pytest.raises(StudioError, match="imports sft, reward, grpo, rloo, dpo, kto"):
         import_trl_run(output, algo="ppo")
 
 

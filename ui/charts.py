@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 # A chart is (title, metric keys drawn together). Pages pick from these.
 REWARD_CHARTS: list[tuple[str, tuple[str, ...]]] = [
@@ -20,13 +21,20 @@ REWARD_CHARTS: list[tuple[str, tuple[str, ...]]] = [
 ]
 POLICY_CHARTS: list[tuple[str, tuple[str, ...]]] = [
     ("Reward: proxy vs gold", ("reward/mean", "reward/gold_mean")),
-    ("KL to the reference", ("policy/kl",)),
+    ("KL to the reference (k1, per headline)", ("policy/kl_k1",)),  # one KL estimator per chart
+    ("KL to the reference (k3, per headline)", ("policy/kl_k3",)),  # GRPO
     ("Entropy", ("policy/entropy",)),
     ("Completion length (tokens)", ("completion/length",)),
     ("Losses", ("loss/policy", "loss/value")),
     ("Clip fraction", ("policy/clipfrac",)),
     ("DPO preference accuracy", ("dpo/accuracy",)),
+    ("Implicit reward: chosen vs rejected", ("reward/chosen", "reward/rejected")),
 ]
+# "Compare runs side by side": (metric key, title), one chart per key, so runs are only overlaid on the same quantity.
+REWARD_COMPARE: list[tuple[str, str]] = [("eval/spearman", "Validation Spearman"), ("loss/val", "Validation loss")]
+POLICY_COMPARE: list[tuple[str, str]] = [("reward/gold_mean", "Gold reward (persona)"), ("reward/mean", "Proxy reward"),
+                                         ("policy/kl_k1", "KL to the reference (k1)"),
+                                         ("policy/kl_k3", "KL to the reference (k3)")]
 LABELS = {
     "loss/train": "train loss",
     "loss/val": "validation loss",
@@ -35,7 +43,10 @@ LABELS = {
     "optim/lr": "learning rate",
     "reward/mean": "proxy reward (reward model)",
     "reward/gold_mean": "gold reward (persona)",
-    "policy/kl": "KL",
+    "policy/kl_k1": "KL (k1)",
+    "policy/kl_k3": "KL (k3)",
+    "reward/chosen": "chosen / desirable",
+    "reward/rejected": "rejected / undesirable",
     "policy/entropy": "entropy",
     "completion/length": "tokens",
     "loss/policy": "policy loss",
@@ -195,3 +206,16 @@ def bar_figure(frame: pd.DataFrame, x: str, metrics: Sequence[str], title: str) 
             fig.add_trace(go.Bar(x=frame[x].astype(str), y=frame[metric], name=metric))
     fig.update_layout(barmode="group")
     return _layout(fig, title, height=340)
+
+
+def temperature_figure(diversity: pd.DataFrame, metric: str) -> go.Figure:
+    """Compare's two panels per policy: `metric` (mean reward, or gold) and distinct-2 against the temperature."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Reward (or gold) vs temperature",
+                                                           "Diversity (distinct-2) vs temperature"))
+    for label, cell in diversity.groupby("policy", sort=False):
+        for col, key in ((1, metric), (2, "distinct_2")):
+            figure.add_trace(go.Scatter(x=cell["temperature"], y=cell[key], mode="lines+markers", name=str(label),
+                                        legendgroup=str(label), showlegend=col == 1), row=1, col=col)
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
+    figure.update_xaxes(title_text="temperature")
+    return figure

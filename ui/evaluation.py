@@ -35,7 +35,7 @@ def settings_form(choices: dict[str, str], data_options: list[str], reward_runs:
     curve_runs: policy-run label -> how many checkpoints it has.
     """
     from rlhf_core.evaluation.config import EvalConfig
-    from rlhf_core.policy.config import field_help
+    from ui.config_form import field_input
     from ui.widgets import default_pick, persona_of
 
     runs = newest_runs(choices)
@@ -64,13 +64,10 @@ def settings_form(choices: dict[str, str], data_options: list[str], reward_runs:
         cols[0].caption(f"This run has {count} checkpoint{'s' * (count != 1)}: the RL curve needs at least 2. Train with "
                         "*save every* set (for example every 25 steps) to draw it; best-of-n is drawn anyway.")
     defaults = EvalConfig()
-    for col, (name, key, kwargs) in zip(cols[1:], (
-            ("articles", state.EVAL_ARTICLES, {"min_value": 1, "max_value": 5000}),
-            ("n", state.EVAL_SAMPLES, {"min_value": 1, "max_value": 64}),
-            ("temperature", state.EVAL_TEMPERATURE, {"min_value": 0.0, "max_value": 2.0, "step": 0.1}),
-            ("seed", state.EVAL_SEED, {"min_value": 0}))):
-        label = {"n": "headlines per article", "temperature": "temperature (0 = greedy)"}.get(name, name)
-        picked[name] = col.number_input(label, value=getattr(defaults, name), key=key, help=field_help(EvalConfig, name), **kwargs)
+    for col, (name, key) in zip(cols[1:], (("articles", state.EVAL_ARTICLES), ("n", state.EVAL_SAMPLES),
+                                           ("temperature", state.EVAL_TEMPERATURE), ("seed", state.EVAL_SEED))):
+        label = {"n": "headlines per article", "temperature": "temperature (0 = greedy)"}.get(name)
+        picked[name] = field_input(EvalConfig, name, getattr(defaults, name), key, col, label)  # the config's help and bounds
     return picked
 
 

@@ -80,7 +80,7 @@ def draw_stage(key: str, run_ids: list[str]) -> None:
     elif key == "grpo":
         left, right = st.columns(2)
         left.plotly_chart(metrics_figure(rows, ["reward/mean", "reward/gold_mean"], "Reward: proxy vs gold"), key=f"lesson_{key}_r")
-        right.plotly_chart(metrics_figure(rows, ["policy/kl"], "KL to the SFT model"), key=f"lesson_{key}_kl")
+        right.plotly_chart(metrics_figure(rows, ["policy/kl_k3"], "KL to the SFT model (k3)"), key=f"lesson_{key}_kl")
     elif key in ("hacking", "personas"):
         keys = ["reward/mean", "reward/gold_mean"] if key == "hacking" else ["reward/gold_mean"]
         st.plotly_chart(runs_metrics_figure(metrics, keys, "Proxy (solid) and gold (dotted) reward" if key == "hacking"

@@ -75,7 +75,7 @@ def reward_dir_of(info) -> str | None:
 def evaluate_reward_run(model_dir: str, dataset_names: tuple[str, ...], persona: str | None) -> dict:
     """evaluate_reward on saved datasets, cached per (checkpoint, datasets, persona)."""
     from rlhf_core.reward.evaluate import evaluate_reward
-    from ui.widgets import load_tables
+    from rlhf_core.data.datasets import load_tables
 
     tables = load_tables(dataset_names)
     return evaluate_reward(reward_scorer(model_dir), tables.get("ratings"), tables.get("preferences"), persona=persona)
@@ -91,6 +91,15 @@ def _policy(spec: str):
 def policy(spec: str):
     """A loaded PolicyBundle for a spec (`tiny`, `smollm2`, a folder)."""
     return _policy(str(spec))
+
+
+def policy_or_best_of_n(spec: str, scorer, n: int):
+    """A loaded policy, or for a spec `best-of-n:<spec>` that policy picking the reward model's best of n (Compare)."""
+    from rlhf_core import compare
+
+    if spec.startswith(compare.BEST_OF_N_PREFIX):
+        return compare.best_of_n(policy(spec.split(":", 1)[1]), scorer, n)
+    return policy(spec)
 
 
 @st.cache_resource(show_spinner=False)

@@ -14,6 +14,9 @@ from typing import Any, Callable, Iterator
 
 import streamlit as st
 
+from rlhf_core.data.datasets import dataset_persona as persona_of  # noqa: F401 - the persona is in the dataset's meta
+from rlhf_core.data.datasets import load_tables  # noqa: F401 - pages read datasets through it
+from rlhf_core.policy.algorithms import TRAINABLE
 from ui import state
 
 LOG = logging.getLogger("rlhf_studio")
@@ -35,13 +38,6 @@ def run_get(info: Any, key: str, default: Any = None) -> Any:
     if isinstance(info, dict):
         return info.get(key, default)
     return getattr(info, key, default)
-
-
-def owner_only() -> None:
-    """Every page but Rate starts with this: in rater mode it stops the page (see ui/rater.py)."""
-    from ui.rater import forbid_in_rater_mode
-
-    forbid_in_rater_mode()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -121,7 +117,7 @@ def list_runs(kind: str | None = None) -> list:
     return runs  # the runner lists newest first
 
 
-POLICY_KINDS = ("sft", "ppo", "grpo", "dpo")  # policy runs use their algorithm as the job kind
+POLICY_KINDS = TRAINABLE  # policy runs use their algorithm as the job kind (rlhf_core.policy.algorithms)
 
 
 def finished_runs(kind: str | tuple[str, ...]) -> list:
@@ -138,39 +134,6 @@ def dataset_names(kinds: tuple[str, ...]) -> list[str]:
     except ImportError:
         return []
     return [m["name"] for m in list_datasets() if m.get("kind") in kinds]
-
-
-def load_tables(names) -> dict:
-    """{kind: concatenated frame} of the named saved datasets, plus "scale": the widest raw score range."""
-    from rlhf_core.data.datasets import load_dataset
-
-    frames: dict[str, list] = {}
-    scale = None
-    for name in names:
-        loaded = load_dataset(name)
-        frames.setdefault(loaded.kind, []).append(loaded.frame)
-        if loaded.scale:
-            scale = loaded.scale if scale is None else (min(scale[0], loaded.scale[0]), max(scale[1], loaded.scale[1]))
-    import pandas as pd
-
-    tables: dict = {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
-    tables["scale"] = scale
-    return tables
-
-
-def persona_of(names) -> str | None:
-    """The gold persona behind synthetic datasets, read from their names (sample data: wire_editor)."""
-    try:
-        from rlhf_core.data.personas import PERSONAS
-    except ImportError:
-        return None
-    for name in names:
-        if name.startswith("sample-") and name != "sample-realstyle_headlines":
-            return "wire_editor"
-        for persona in PERSONAS:
-            if name.startswith(f"synth-{persona}-"):
-                return persona
-    return None
 
 
 def default_pick(options: list[str], preferred: tuple[str, ...]) -> list[str]:

@@ -17,12 +17,14 @@ from rlhf_core.errors import StudioError
 
 def add_commands(groups) -> None:
     """Register the `data` group on the top-level subparsers."""
+    from rlhf_core.data.schema import KINDS
+
     data = groups.add_parser("data", help="validate data files, generate synthetic data")
     commands = data.add_subparsers(dest="command", required=True, parser_class=type(data))
 
     validate = commands.add_parser("validate", help="check a data file and print what it holds as JSON")
     validate.add_argument("path", help="a .txt (text<TAB>score), .csv, .tsv, .jsonl or .json file")
-    validate.add_argument("--kind", choices=["ratings", "preferences", "demonstrations", "articles"],
+    validate.add_argument("--kind", choices=KINDS,
                           help="what the file holds (default: detected from its columns)")
     validate.add_argument("--scale", help="the raw score range, e.g. 1,5 (default: detect 1-5, 0-1 or 0-10)")
     validate.add_argument("--map", action="append", default=[], metavar="OURS=THEIRS",

@@ -3,7 +3,10 @@
 A saved dataset is a folder `datasets_dir()/<safe-name>/` holding
 
     data.jsonl   one JSON object per row, the canonical columns of its kind in schema order
-    meta.json    name, kind, rows, scale, source, created (UTC), warnings, fingerprint
+    meta.json    name, kind, rows, scale, source, created (UTC), warnings, fingerprint, persona
+
+`persona` names the hidden gold persona that rated a synthetic dataset ('' for real data): the
+pages read it from here to log gold scores, never from the dataset's name.
 
 `fingerprint` is the SHA-256 of data.jsonl's bytes, so two saves of the same content share it
 and a file changed by hand is noticed on load. A save writes both files into a hidden temporary
@@ -112,10 +115,11 @@ def _canonical_bytes(loaded: LoadedData) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
-def save_dataset(name: str, loaded: LoadedData) -> Path:
+def save_dataset(name: str, loaded: LoadedData, persona: str = "") -> Path:
     """Save a validated table as dataset `name` (replacing one of the same name) in one folder swap.
 
-    Raises DataError when another name already saved there cleans to the same folder. Returns the folder.
+    `persona`: the gold persona behind synthetic data (its meta says so; '' for real data). Raises
+    DataError when another name already saved there cleans to the same folder. Returns the folder.
     """
     folder = _folder(name)
     label = str(name).strip()
@@ -133,6 +137,7 @@ def save_dataset(name: str, loaded: LoadedData) -> Path:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "fingerprint": hashlib.sha256(data).hexdigest(),
         "file": DATA_FILE,
+        "persona": persona,
     }
     tmp = paths.make_temp_dir(folder)
     try:
@@ -196,6 +201,37 @@ def load_dataset(name: str) -> LoadedData:
                       source=meta.get("source", ""))
 
 
+def load_tables(names) -> dict:
+    """{kind: concatenated frame} of the named saved datasets, plus "scale": the widest raw score range."""
+    frames: dict[str, list] = {}
+    scale = None
+    for name in names:
+        loaded = load_dataset(name)
+        frames.setdefault(loaded.kind, []).append(loaded.frame)
+        if loaded.scale:
+            scale = loaded.scale if scale is None else (min(scale[0], loaded.scale[0]), max(scale[1], loaded.scale[1]))
+    tables: dict = {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
+    tables["scale"] = scale
+    return tables
+
+
+def dataset_persona(names) -> str | None:
+    """The gold persona behind the first of these saved datasets that has one (synthetic data), else None."""
+    for name in names:
+        meta = paths.read_json(_folder(name) / META_FILE) if name else None
+        if isinstance(meta, dict) and meta.get("persona"):
+            return str(meta["persona"])
+    return None
+
+
+def text_lengths(frame: pd.DataFrame, kind: str) -> dict[str, list[int]]:
+    """Words per text of each non-empty text column of a `kind` table (the Data page's length histogram)."""
+    from rlhf_core.data.schema import DATA_KINDS
+
+    return {col: frame[col].astype(str).str.split().str.len().tolist()
+            for col in DATA_KINDS[kind].text_columns if col in frame and frame[col].astype(str).str.len().sum()}
+
+
 def delete_dataset(name: str) -> None:
     """Remove a saved dataset's folder."""
     folder = _folder(name)
@@ -228,6 +264,36 @@ def sample_kind(name: str) -> str | None:
     columns it is a ratings file, by its name the SFT demonstrations.
     """
     return "demonstrations" if "demonstration" in name.lower() else None
+
+
+SAMPLE_PREFIX = "sample-"
+SAMPLE_PERSONA = "wire_editor"  # sample_data/ is `data synth --persona wire_editor ...` (its README) ...
+HAND_WRITTEN = ("realstyle_headlines.csv",)  # ... but for these real-style headlines, rated by hand
+SKIP_SYNTH = ("train_data.txt",)  # the seed's headline-only format repeats train_ratings.csv
+
+
+def load_samples() -> list[str]:
+    """Save every shipped sample file as a dataset `sample-<stem>` (with its gold persona); returns the names."""
+    return [save_dataset(SAMPLE_PREFIX + Path(file).stem, load_sample(file),
+                         persona="" if file in HAND_WRITTEN else SAMPLE_PERSONA).name for file in list_samples()]
+
+
+def generate_synthetic(persona: str, n_articles: int, seed: int, exclude: tuple[str, ...] = ()) -> list[str]:
+    """A synthetic newsroom rated by `persona`, each of its tables saved as a dataset; returns the names.
+
+    `exclude` leaves headline styles out of the ratings: a reward-model blind spot (the hacking demo).
+    """
+    import tempfile
+
+    from rlhf_core.data.synth import write_dataset
+
+    prefix = f"synth-{persona}-{n_articles}-s{seed}-" + ("no-" + "-".join(style[:5] for style in exclude) + "-" if exclude else "")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = sorted((f, p) for f, p in write_dataset(Path(tmp), persona, n_articles, seed, exclude_styles=exclude).items()
+                       if f not in SKIP_SYNTH)
+        wanted = prefixed_names(prefix, [Path(f).stem for f, _ in files])  # one prefix, every table's name whole
+        return [save_dataset(name, load_file(path, kind=sample_kind(f)), persona=persona).name
+                for name, (f, path) in zip(wanted, files)]
 
 
 def load_sample(name: str, kind: str | None = None) -> LoadedData:

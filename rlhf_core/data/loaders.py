@@ -37,13 +37,12 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
-from rlhf_core.data.schema import COLUMNS, LoadedData
+from rlhf_core.data.schema import COLUMNS, DATA_KINDS, KINDS, LoadedData
 from rlhf_core.errors import ConfigError, DataError
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # larger files are refused before they are read
 MAX_ARTICLE_CHARS = 4000  # articles / prompts longer than this are truncated (with a warning)
 MAX_HEADLINE_CHARS = 300  # headlines, chosen / rejected, references likewise
-KINDS = ("ratings", "preferences", "demonstrations", "articles")
 KNOWN_SCALES = ((1.0, 5.0), (0.0, 1.0), (0.0, 10.0))
 EXPERT_WEIGHT = 2.0  # the seed trains on expert data with weight x2
 
@@ -62,24 +61,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "article_id": ("article_id", "id"),
     "source": ("source",),
 }
-REQUIRED = {
-    "ratings": ("headline", "score"),
-    "preferences": ("prompt", "chosen", "rejected"),
-    "demonstrations": ("article", "headline"),
-    "articles": ("article",),
-}
-EXPECTED = {
-    "ratings": "article, headline, score (or the seed's text, title, score; or text<TAB>score lines)",
-    "preferences": "prompt, chosen, rejected (optional margin)",
-    "demonstrations": "article, headline (or text, title)",
-    "articles": "article (or text), optional reference / title",
-}
-USED = {  # our columns each kind reads; other file columns are ignored with a warning
-    "ratings": ("article", "headline", "score", "weight", "is_expert", "source"),
-    "preferences": ("prompt", "chosen", "rejected", "margin", "weight", "is_expert", "source"),
-    "demonstrations": ("article", "headline", "weight", "is_expert", "source"),
-    "articles": ("article", "reference", "article_id"),
-}
+REQUIRED = {k.name: k.required for k in DATA_KINDS.values()}  # declared once, in rlhf_core.data.schema
+EXPECTED = {k.name: k.expected for k in DATA_KINDS.values()}
+USED = {k.name: k.used for k in DATA_KINDS.values()}
 _LONG_COLUMNS = {"article", "prompt"}
 _TRUE = {"1", "true", "yes", "y", "t", "x", "1.0"}
 _FALSE = {"0", "false", "no", "n", "f", "", "0.0"}

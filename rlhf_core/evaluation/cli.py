@@ -18,7 +18,7 @@ from rlhf_core.errors import StudioError
 def add_commands(groups) -> None:
     """Register the `evaluate` command on the top-level subparsers."""
     from rlhf_core.evaluation.config import EvalConfig
-    from rlhf_core.policy.config import field_help
+    from rlhf_core.bounds import field_help
 
     ev = groups.add_parser("evaluate", help="evaluate policies on held-out articles: metrics, win rates, report")
     ev.add_argument("--policy", action="append", required=True,
@@ -45,7 +45,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from rlhf_core.data.loaders import load_file
     from rlhf_core.evaluation.config import EvalConfig
     from rlhf_core.evaluation.run import held_out_articles, run_evaluation
-    from rlhf_core.policy.train import with_split
+    from rlhf_core.policy.run import with_split
 
     cfg = EvalConfig(**{name: getattr(args, name) for name in EvalConfig.__dataclass_fields__ if hasattr(args, name)})
     if args.persona:

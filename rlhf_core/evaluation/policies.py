@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rlhf_core import paths
 from rlhf_core.errors import StudioError
-from rlhf_core.policy.train import META_FILE
+from rlhf_core.policy.run import META_FILE
 
 PRESET_PREFIX, RUN_PREFIX = "preset: ", "run: "
 

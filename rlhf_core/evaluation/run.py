@@ -5,7 +5,7 @@ For every policy, on the same held-out articles with the same seed:
      counts) and score each: ROUGE-1/2/L against the reference, the reward model (proxy), the
      gold persona (synthetic data), length;
   2. sample `kl_samples` more at temperature 1 and estimate KL(policy || its starting point), the
-     sum over tokens of Schulman's k3 (what the trainers log as policy/kl);
+     sum over tokens of Schulman's k3 (what GRPO logs as policy/kl_k3);
 then win rates against the baseline (reward model, gold persona, people's A/B votes) with paired
 bootstrap intervals, the people's Bradley-Terry leaderboard, and for one run the over-optimisation
 curve over its checkpoints next to best-of-n from its start. The last step writes the report.
@@ -225,7 +225,7 @@ def evaluate(cfg: EvalConfig, policies: Sequence[str], articles: pd.DataFrame, *
         out_dir: folder for results.json, headlines.csv and report.html (None: write nothing).
     Yields: {step, total_steps, phase}; the last row also has `summary` (the job runner keeps it).
     """
-    from rlhf_core.policy.train import Rewarder
+    from rlhf_core.policy.rewarder import Rewarder
 
     started = time.monotonic()
     table = articles[["article", "reference"]].fillna("").head(cfg.articles).reset_index(drop=True)

@@ -25,7 +25,7 @@ def rollout(bundle, articles: Sequence[str], samples: int, max_new_tokens: int, 
     import torch
 
     from rlhf_core.policy.rollout import sample
-    from rlhf_core.policy.train import PolicyRun
+    from rlhf_core.policy.run import PolicyRun
 
     run = PolicyRun("eval", None, bundle, None, None, next(bundle.model.parameters()).device)
     ids, mask = run.encode_prompts(list(articles), max_new_tokens, 256)  # (A, P)

@@ -31,7 +31,7 @@ def curve_summary(metrics: list[dict], k: int = WINDOW) -> dict:
     held:   gold's last k-step mean at or above its first (the KL tie kept the policy honest).
     """
     out: dict = {}
-    for key, name in (("reward/mean", "proxy"), ("reward/gold_mean", "gold"), ("policy/kl", "kl")):
+    for key, name in (("reward/mean", "proxy"), ("reward/gold_mean", "gold"), ("policy/kl_k3", "kl")):
         series = window_means([m[key] for m in metrics if isinstance(m.get(key), (int, float))], k)
         if len(series):
             out.update({f"{name}_first": float(series[0]), f"{name}_best": float(series.max()), f"{name}_last": float(series[-1])})

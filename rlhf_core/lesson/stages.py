@@ -50,7 +50,7 @@ def newsroom(cfg: LessonConfig, persona: str, blind: bool = False, with_prompts:
         for step, table in enumerate(tables, start=2):
             name = f"{table}{Path(files[next(f for f in files if f.startswith(table))]).suffix}"
             loaded = load_file(Path(tmp) / name, kind=sample_kind(name))
-            saved.append(save_dataset(dataset_name(persona, table, blind), loaded).name)
+            saved.append(save_dataset(dataset_name(persona, table, blind), loaded, persona=persona).name)
             rows[table] = len(loaded.frame)
             yield {"step": step, "total_steps": total}
         if with_prompts:
@@ -108,7 +108,7 @@ def rl_data(persona: str):
 # --------------------------------------------------------------------------------------- training
 def sft(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
     """SFT of the `tiny` preset on the persona's expert headlines."""
-    from rlhf_core.policy.config import make_config
+    from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.train import train_policy
 
     demos = table(cfg.persona, "expert_demonstrations")
@@ -122,7 +122,7 @@ def sft(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
 def generalist(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
     """SFT of `tiny` on every rated headline, whatever its stars: a writer of every style, the
     shared start of the 'whose values?' part (min_score 0 keeps them all)."""
-    from rlhf_core.policy.config import make_config
+    from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.train import train_policy
 
     every = table(cfg.persona, "train_ratings")[["article", "headline", "score"]]
@@ -154,7 +154,7 @@ def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = F
 def grpo(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps: int, lr: float, beta: float,
          persona: str, prompts=None) -> Iterator[dict]:
     """GRPO from `start` against `reward_dir`, gold logged under `persona` (never trained on)."""
-    from rlhf_core.policy.config import make_config
+    from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.train import train_policy
 
     grpo_cfg = make_config("grpo", start, steps=steps, lr=lr, beta=beta, seed=cfg.seed, gold_persona=persona,

@@ -58,7 +58,7 @@ def _build_tiny(args) -> int:
     from rlhf_core.cli import emit
     from rlhf_core.models.registry import build_tiny
     from rlhf_core.models.tiny import SHIPPED_DIR
-    from rlhf_core.policy.train import META_FILE
+    from rlhf_core.policy.run import META_FILE
     from rlhf_core.progress import StepReporter
 
     target = Path(args.out).expanduser() if args.out else SHIPPED_DIR

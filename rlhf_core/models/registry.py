@@ -26,12 +26,12 @@ import os
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlhf_core import paths
 from rlhf_core.errors import ModelLoadError
+from rlhf_core.models.bundle import PolicyBundle
 
 POLICY_PRESETS: dict[str, str] = {
     "tiny": "Tiny GPT-2 (~1M params) pre-trained on synthetic news and shipped with the studio; seconds per step, no download.",
@@ -50,19 +50,6 @@ _CACHE_SIZE = 4
 _cache: OrderedDict[tuple, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 _build_lock = threading.Lock()  # building the tiny SFT model: once per process at a time
-
-
-@dataclass
-class PolicyBundle:
-    """A policy ready to generate: the model, its tokenizer and how to prompt it."""
-
-    model: Any
-    tokenizer: Any
-    prompt_style: str  # "chat" (chat template) or "plain" ("Article: ...\nHeadline:")
-    name: str
-    spec: str
-    device: str = "cpu"
-    info: dict = field(default_factory=dict)  # where it came from (folder, parameters)
 
 
 _key_locks: dict[tuple, threading.Lock] = {}

@@ -9,11 +9,29 @@ Shapes: N = articles, n = samples per article, B = N * n.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from rlhf_core.bounds import bounded, check_bounds
 from rlhf_core.policy.config import GenerationConfig
+
+
+@dataclass(frozen=True)
+class BestOfNConfig:
+    """Best-of-n tried on a few articles of a dataset (the Policy page's demo; nothing is trained)."""
+
+    n: int = bounded(4, "Candidates sampled per article; the reward model keeps its favourite. Larger n buys more "
+                        "reward and, past a point, over-optimises the reward model (Gao et al. 2023).", 2, 16)
+    temperature: float = bounded(1.0, "Sampling temperature of the candidates.", 0.1, 1.5)
+    articles: int = bounded(4, "Articles of the dataset it is tried on.", 1, 16)
+    seed: int = bounded(0, "Sampling seed.", 0, 2**32 - 1)
+    gold_persona: str = bounded("wire_editor", "Hidden persona whose gold score of each candidate is shown next to "
+                                               "its reward ('' to switch off).")
+
+    def __post_init__(self):
+        check_bounds(self)
 
 
 def best_of_n(policy, reward, articles: Sequence[str], n: int = 4, gen: GenerationConfig = GenerationConfig(),
@@ -29,7 +47,8 @@ def best_of_n(policy, reward, articles: Sequence[str], n: int = 4, gen: Generati
     import torch
 
     from rlhf_core.policy.rollout import sample
-    from rlhf_core.policy.train import PolicyRun, Rewarder
+    from rlhf_core.policy.rewarder import Rewarder
+    from rlhf_core.policy.run import PolicyRun
 
     if n < 1:
         raise ValueError("n must be at least 1")

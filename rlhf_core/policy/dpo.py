@@ -10,13 +10,11 @@ Shapes: B = pairs per step, 2B = rows (chosen_i, rejected_i interleaved), C = an
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
-
 from rlhf_core.errors import DataError
-from rlhf_core.policy.config import DPOConfig, GenerationConfig
-from rlhf_core.policy.train import (Rewarder, finish, index_batches, load_table, make_optimizer, optimizer_step, split_articles, start_run)
+from rlhf_core.policy.config import DPOConfig
+from rlhf_core.policy.run import PolicyRun, answer_loop, finish, optimizer_step
 
 
 def preference_pairs(frame) -> tuple[list[str], list[str], list[str]]:
@@ -34,29 +32,20 @@ def preference_pairs(frame) -> tuple[list[str], list[str], list[str]]:
     return frame["prompt"].astype(str).tolist(), frame["chosen"].astype(str).tolist(), frame["rejected"].astype(str).tolist()
 
 
-def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_dir: Path | None = None,
-              device: str = "cpu") -> Iterator[dict]:
-    """Run DPO for cfg.steps steps of cfg.batch_size pairs; yield one metrics dict per step."""
+def train_dpo(cfg: DPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]:
+    """Run DPO for cfg.steps steps of cfg.batch_size pairs from `frame`; yield one metrics dict per step."""
     import torch
 
     from rlhf_core.policy.losses import dpo_loss
     from rlhf_core.policy.rollout import sequence_logprobs
 
-    frame = load_table(data)
     prompts, chosen, rejected = preference_pairs(frame)
-    probes = split_articles(frame.rename(columns={"prompt": "article"}), cfg.probe_articles)[1] if cfg.probe_articles else []
-    run = start_run("dpo", cfg, policy_spec, out_dir, device)
-    model, ref = run.model, run.ref
-    rewarder = Rewarder(reward_dir, cfg.gold_persona, device)
-    params = list(model.parameters())
-    optimizer = make_optimizer(params, cfg)
-    gen = GenerationConfig(max_new_tokens=32, max_prompt_tokens=max(16, cfg.max_length - 32))
-    batches = index_batches(len(prompts), cfg.batch_size, cfg.seed + run.start_step)
-    step, completed = run.start_step, False
+    model, ref, loop = run.model, run.ref, answer_loop(run, cfg, frame, len(prompts))
+    gen, step, completed = loop.gen, run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
             # 1. a batch of pairs, interleaved (chosen_i, rejected_i) so each prompt's forward runs once
-            idx = next(batches)
+            idx = next(loop.batches)
             prompt_ids, prompt_mask = run.encode_prompts([prompts[i] for i in idx for _ in (0, 1)], gen.max_new_tokens, gen.max_prompt_tokens)
             answer_ids, answer_mask = run.encode_answers([text for i in idx for text in (chosen[i], rejected[i])], gen.max_new_tokens)
             seq = (prompt_ids, prompt_mask, answer_ids, answer_mask)
@@ -66,7 +55,7 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
             policy_logps = sequence_logprobs(model, *seq, group_size=2)  # (2B,)
             # 3. DPO loss on the implicit reward margin
             loss, chosen_r, rejected_r = dpo_loss(policy_logps[0::2], policy_logps[1::2], ref_logps[0::2], ref_logps[1::2], cfg.beta)
-            optimizer_step(optimizer, params, loss, cfg.max_grad_norm)
+            optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm)
             metrics = {
                 "step": step, "total_steps": cfg.steps, "loss/policy": float(loss.detach()),
                 "dpo/accuracy": float((chosen_r > rejected_r).float().mean()),
@@ -75,7 +64,7 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
                 "policy/beta": cfg.beta, "completion/length": float(answer_mask.sum(-1).float().mean()),
                 "time/elapsed_s": run.elapsed(),
             }
-            run.end_step(metrics, step, probes, rewarder, gen, probe_rewards=True)
+            run.end_step(metrics, step, loop.probes, rewarder, gen, probe_rewards=True)
             yield metrics
         completed = True
     finally:

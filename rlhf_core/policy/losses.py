@@ -1,4 +1,4 @@
-"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, DPO).
+"""Pure loss functions and estimators of policy optimisation (SFT, PPO, GRPO, RLOO, DPO, KTO).
 
 Each function is a few lines of tensor algebra with its equation and paper; trainers call them
 and never branch on a loss name (variants come from the small registries at the bottom).
@@ -186,6 +186,35 @@ def grpo_loss(logprobs, old_logprobs, ref_logprobs, advantages, mask, beta: floa
     return loss, {"clipfrac": masked_mean(clipped.float(), mask).detach(), "kl": masked_mean(kl, mask).detach()}
 
 
+# ---------------------------------------------------------------------------------------- RLOO
+def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Leave-one-out advantages (Ahmadian et al. 2024, eq. 5; Kool et al. 2019): each completion's
+    baseline is the mean reward of the other k - 1 completions of its prompt, so it needs no value network
+    and stays unbiased (a completion's own reward is not in its baseline).
+
+        b_i = 1/(k-1) sum_{j != i} r_j          A_i = r_i - b_i
+    Args: rewards (B,) with the k completions of each prompt adjacent (B = prompts x k). Returns (B,).
+    """
+    grouped = rewards.view(-1, group_size)  # (B/k, k)
+    baseline = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)  # (B/k, k)
+    return (grouped - baseline).reshape(-1)
+
+
+def rloo_loss(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, clip_eps: float):
+    """RLOO's REINFORCE loss on whole headlines (Ahmadian et al. 2024, eq. 6), clipped as TRL's RLOOTrainer
+    clips it when a batch is reused; each completion is one action, so the ratio is of sequence probabilities.
+
+        ratio_i = exp(log pi(y_i | x) - log pi_old(y_i | x))           log pi(y | x) = sum_t log pi(y_t | ...)
+        L = -1/B sum_i min(ratio_i A_i, clip(ratio_i, 1 - eps, 1 + eps) A_i)
+    With one update per batch ratio_i = 1, and the gradient is REINFORCE's -1/B sum_i A_i grad log pi(y_i | x).
+    Args: logps, old_logps, advantages (B,). Returns (loss, clipfrac): clipfrac detached, TRL's definition.
+    """
+    ratio = torch.exp(logps - old_logps)  # (B,)
+    loss = -torch.min(ratio * advantages, torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages).mean()
+    clipped = ((ratio < 1.0 - clip_eps) & (advantages < 0)) | ((ratio > 1.0 + clip_eps) & (advantages > 0))
+    return loss, clipped.float().mean().detach()
+
+
 # ----------------------------------------------------------------------------------------- DPO
 def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta: float):
     """Direct preference optimisation (Rafailov et al. 2023, eq. 7).
@@ -199,6 +228,37 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     rejected_logratios = policy_rejected_logps - ref_rejected_logps  # (B,)
     loss = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios)).mean()
     return loss, (beta * chosen_logratios).detach(), (beta * rejected_logratios).detach()
+
+
+# ----------------------------------------------------------------------------------------- KTO
+def kto_reference_point(mismatched_logps: torch.Tensor, mismatched_ref_logps: torch.Tensor) -> torch.Tensor:
+    """KTO's reference point z_ref, an estimate of KL(pi || pi_ref) (Ethayarajh et al. 2024, section 4.1).
+
+        z_ref = max(0, mean_j [log pi(y'_j | x_j) - log pi_ref(y'_j | x_j)])
+    over mismatched pairs (each article with another example's answer, TRL: the previous one), detached:
+    no gradient flows through it. Args: sequence log-probs (B,). Returns a scalar.
+    """
+    return (mismatched_logps - mismatched_ref_logps).mean().clamp(min=0).detach()
+
+
+def kto_loss(policy_logps, ref_logps, desirable, kl_ref, beta: float, desirable_weight: float = 1.0,
+             undesirable_weight: float = 1.0):
+    """Kahneman-Tversky optimisation (Ethayarajh et al. 2024, eq. 7), as TRL's KTOTrainer computes it: no pairs,
+    only each answer's label, desirable or not.
+
+        r = log pi(y | x) - log pi_ref(y | x)
+        v(x, y) = lambda_D sigmoid(beta (r - z_ref))    y desirable
+                  lambda_U sigmoid(beta (z_ref - r))    y undesirable
+        L = mean over examples of lambda_y - v(x, y)
+    Args: sequence log-probs (B,); desirable (B,) bool; kl_ref the reference point (a detached scalar).
+    Returns: (loss, desirable_rewards, undesirable_rewards): the implicit rewards beta * r of each group, detached.
+    """
+    logratios = policy_logps - ref_logps  # (B,)
+    desirable = desirable.bool()
+    losses = torch.where(desirable, desirable_weight * (1 - torch.sigmoid(beta * (logratios - kl_ref))),
+                         undesirable_weight * (1 - torch.sigmoid(beta * (kl_ref - logratios))))  # (B,)
+    rewards = (beta * logratios).detach()
+    return losses.mean(), rewards[desirable], rewards[~desirable]
 
 
 # ------------------------------------------------------------------------------------ helpers

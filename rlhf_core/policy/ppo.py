@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 from rlhf_core.policy.config import PPOConfig
-from rlhf_core.policy.train import (Rewarder, article_stream, finish, load_extra_module, load_table, make_optimizer,
-                                    mean_or_none, optimizer_step, split_articles, start_run, take)
+from rlhf_core.policy.run import (PolicyRun, article_stream, finish, load_extra_module, make_optimizer, mean_or_none,
+                                  optimizer_step, split_articles, take)
 
 VALUE_HEAD = "value_head"
 
@@ -46,24 +46,20 @@ def token_rewards(score, old_logprobs, ref_logprobs, mask, beta: float):
     return rewards * mask, kl.sum(-1)
 
 
-def train_ppo(cfg: PPOConfig, policy_spec: str, reward_dir, data, out_dir: Path, device: str = "cpu") -> Iterator[dict]:
-    """Run PPO for cfg.steps rollout batches; yield one metrics dict per batch."""
+def train_ppo(cfg: PPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]:
+    """Run PPO for cfg.steps rollout batches on `run` with articles from `frame`; yield one metrics dict per batch."""
     import torch
 
     from rlhf_core.policy.losses import (adaptive_kl_controller, gae, kl_k3, masked_mean, masked_whiten,
                                          normalise_rewards, ppo_clipped_surrogate, value_loss_clipped)
     from rlhf_core.policy.rollout import completion_logprobs, sample
 
-    if reward_dir is None:
-        raise ValueError("PPO needs a reward model: train one on the Reward page (or pass --reward DIR).")
-    train_articles, probes = split_articles(load_table(data), cfg.probe_articles)
-    run = start_run("ppo", cfg, policy_spec, out_dir, device)
+    train_articles, probes = split_articles(frame, cfg.probe_articles)
     model, ref, gen = run.model, run.ref, cfg.generation
     value_head = make_value_head(model)
     if cfg.resume_from:
         load_extra_module(Path(cfg.resume_from), VALUE_HEAD, value_head)
     run.extra_modules[VALUE_HEAD] = value_head
-    rewarder = Rewarder(reward_dir, cfg.gold_persona, device)
     params = list(model.parameters()) + list(value_head.parameters())
     optimizer = make_optimizer(params, cfg)
     stream = article_stream(train_articles, cfg.seed + run.start_step)
@@ -108,7 +104,7 @@ def train_ppo(cfg: PPOConfig, policy_spec: str, reward_dir, data, out_dir: Path,
                 "step": step, "total_steps": cfg.steps,
                 "reward/mean": float(proxy.mean()), "reward/gold_mean": mean_or_none(gold),
                 "reward/kl_penalised": float((score - beta * kl).mean()),
-                "policy/kl": mean_kl, "policy/entropy": float(masked_mean(entropy, mask)),
+                "policy/kl_k1": mean_kl, "policy/entropy": float(masked_mean(entropy, mask)),
                 "policy/clipfrac": float(clipfrac), "policy/approx_kl": float(approx_kl), "policy/beta": beta,
                 "loss/policy": float(pg_loss.detach()), "loss/value": float(vf_loss.detach()),
                 "completion/length": float(mask.sum(-1).float().mean()), "time/elapsed_s": run.elapsed(),

@@ -24,7 +24,8 @@ def greedy_scores(policy, articles: Sequence[str], reward_dir=None, personas: Se
     from rlhf_core.data.personas import get_persona
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.config import GenerationConfig
-    from rlhf_core.policy.train import PolicyRun, Rewarder
+    from rlhf_core.policy.rewarder import Rewarder
+    from rlhf_core.policy.run import PolicyRun
 
     bundle = load_policy(policy, cache=False) if isinstance(policy, (str, Path)) else policy
     run = PolicyRun("eval", None, bundle, None, Path("."), next(bundle.model.parameters()).device)

@@ -16,7 +16,7 @@ import numpy as np
 
 from rlhf_core.errors import DataError
 from rlhf_core.policy.config import GenerationConfig, SFTConfig
-from rlhf_core.policy.train import (PolicyRun, Rewarder, finish, index_batches, load_table, make_optimizer, optimizer_step, split_articles, start_run)
+from rlhf_core.policy.run import PolicyRun, finish, index_batches, make_optimizer, optimizer_step, save_checkpoint, split_articles
 
 PRETRAIN_SYNTH_ARTICLES = 3000  # synthetic stories of their own seed: the tiny preset's whole corpus
 PRETRAIN_SYNTH_SEED = 777
@@ -45,14 +45,11 @@ def demonstrations(frame, cfg: SFTConfig) -> tuple[list[str], list[str], np.ndar
     return frame["article"].astype(str).tolist(), frame["headline"].astype(str).tolist(), weights
 
 
-def train_sft(cfg: SFTConfig, policy_spec: str, reward_dir=None, data=None, out_dir: Path | None = None,
-              device: str = "cpu") -> Iterator[dict]:
-    """Fine-tune `policy_spec` on demonstrations; yield {step, total_steps, loss/policy, ...} per step."""
-    frame = load_table(data)
+def train_sft(cfg: SFTConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]:
+    """Fine-tune `run`'s policy on the demonstrations in `frame`; yield {step, total_steps, loss/policy, ...} per step."""
     articles, headlines, weights = demonstrations(frame, cfg)
     probes = split_articles(frame, cfg.probe_articles)[1] if cfg.probe_articles else []
-    run = start_run("sft", cfg, policy_spec, out_dir, device, need_ref=False)
-    yield from sft_loop(run, cfg, articles, headlines, weights, probes, Rewarder(reward_dir, cfg.gold_persona, device))
+    yield from sft_loop(run, cfg, articles, headlines, weights, probes, rewarder)
 
 
 def sft_loop(run: PolicyRun, cfg: SFTConfig, articles, headlines, weights, probes, rewarder) -> Iterator[dict]:
@@ -126,9 +123,8 @@ def pretrain_tiny(out_dir, cfg: SFTConfig = PRETRAIN_CONFIG, device: str = "cpu"
     from transformers import GPT2LMHeadModel
 
     from rlhf_core.jobs import raise_if_cancelled
-    from rlhf_core.models.registry import PolicyBundle
+    from rlhf_core.models.bundle import PolicyBundle
     from rlhf_core.models.tiny import tiny_policy_config, tiny_tokenizer
-    from rlhf_core.policy.train import save_checkpoint
 
     out_dir = Path(out_dir)
     tokenizer = tiny_tokenizer()
@@ -137,7 +133,7 @@ def pretrain_tiny(out_dir, cfg: SFTConfig = PRETRAIN_CONFIG, device: str = "cpu"
     bundle = PolicyBundle(model, tokenizer, "plain", "Tiny GPT-2 (SFT)", "tiny", device)
     run = PolicyRun("sft", cfg, bundle, None, out_dir / ".pretrain", next(model.parameters()).device, policy_spec="tiny-init")
     articles, headlines, weights = pretrain_corpus()
-    steps = sft_loop(run, cfg, articles, headlines, weights, [], Rewarder(None))
+    steps = sft_loop(run, cfg, articles, headlines, weights, [], rewarder=None)  # no probes: nothing to score
     try:
         for metrics in steps:
             raise_if_cancelled()

@@ -44,7 +44,8 @@ import pandas as pd
 from rlhf_core.paths import atomic_write_bytes, atomic_write_json, models_dir
 from rlhf_core.reward.checks import N_SURFACE, surface_features
 from rlhf_core.reward.config import RewardConfig
-from rlhf_core.reward.scorer import META_FILE
+from rlhf_core.reward.common import (META_FILE, batch_index, batch_tensors, infer_scale, load_backbone, rank_metrics,
+                                     save_checkpoint_dir, seed_everything, validation_loss)
 
 HEAD_FILE = "head.safetensors"
 ENCODER_SUBDIR = "encoder"
@@ -384,7 +385,6 @@ def _load_encoder(folder: Path | None, meta: dict, device: str):
                     AutoTokenizer.from_pretrained(folder / ENCODER_SUBDIR))
         except Exception as exc:
             raise ModelLoadError(f"could not load the quick-mode encoder in {folder}: {exc}") from exc
-    from rlhf_core.reward.scorer import load_backbone
 
     model, tokenizer = load_backbone(meta.get("backbone_path") or meta["backbone"], device)
     return model.base_model.eval(), tokenizer
@@ -397,7 +397,6 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
 
     from rlhf_core.reward.data import plan_batches, prepare_splits
     from rlhf_core.reward.losses import objective_loss
-    from rlhf_core.reward.train import batch_index, batch_tensors, infer_scale, rank_metrics, save_checkpoint_dir, seed_everything, validation_loss
 
     start, total = time.monotonic(), cfg.quick_head_steps
     elapsed = lambda: round(time.monotonic() - start, 2)  # noqa: E731

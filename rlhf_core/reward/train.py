@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
-import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,26 +21,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from rlhf_core import paths
-from rlhf_core.paths import atomic_write_json, replace_dir
+from rlhf_core.reward.common import (batch_tensors, infer_scale, load_backbone, rank_metrics, save_checkpoint_dir,
+                                     seed_everything, validation_loss, write_full)
 from rlhf_core.reward.config import RewardConfig
-from rlhf_core.reward.scorer import META_FILE, MODEL_SUBDIR
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def infer_scale(ratings: pd.DataFrame | None) -> list[float] | None:
-    """The raw score range, when the loader did not say: the range of `score_raw` (e.g. [1, 5])."""
-    if ratings is None or "score_raw" not in ratings or ratings["score_raw"].isna().all():
-        return None
-    raw = pd.to_numeric(ratings["score_raw"], errors="coerce").dropna()
-    return [float(raw.min()), float(raw.max())]
 
 
 def linear_warmup_decay(step: int, total: int, warmup: int) -> float:
@@ -50,23 +31,6 @@ def linear_warmup_decay(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (total - step) / max(1, total - warmup))
-
-
-def save_checkpoint_dir(out_dir: Path, write) -> Path:
-    """Write a checkpoint into a temporary folder, then swap it in: readers never see half a model.
-
-    `write(tmp_dir)` fills the folder. Returns out_dir / "model".
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / MODEL_SUBDIR
-    tmp = paths.make_temp_dir(final)
-    try:
-        write(tmp)
-        replace_dir(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 class _Run:
@@ -99,7 +63,6 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
     import torch
 
     from rlhf_core.reward.data import prepare_splits, plan_batches
-    from rlhf_core.reward.scorer import load_backbone
 
     # 1. clean the data, split by article, turn ratings of the same article into pairs
     splits = prepare_splits(ratings, preferences, val_fraction=cfg.val_fraction, seed=cfg.seed,
@@ -164,7 +127,7 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
                 model.load_state_dict(run.best_state)
             meta.update(metrics=run.best_metrics, best_step=run.best_step, steps_done=run.step, stopped=run.stopped,
                         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            run.model_dir = save_checkpoint_dir(Path(out_dir), lambda d: _write_full(model, tokenizer, meta, d))
+            run.model_dir = save_checkpoint_dir(Path(out_dir), lambda d: write_full(model, tokenizer, meta, d))
     yield {"step": run.step, "total_steps": run.step, "epoch": plan[run.step - 1][0] if run.step else 0,
            "time/elapsed_s": round(time.monotonic() - start, 2),
            "summary": {**run.best_metrics, "best_step": run.best_step, "steps": run.step, "stopped": run.stopped,
@@ -190,35 +153,6 @@ def param_groups(model, cfg: RewardConfig) -> list[dict]:
         if param.requires_grad:
             (head if "classifier" in name or "pooler" in name else body).append(param)
     return [{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr or cfg.lr}]
-
-
-def _write_full(model, tokenizer, meta: dict, folder: Path) -> None:
-    model.save_pretrained(folder)  # safetensors
-    tokenizer.save_pretrained(folder)
-    atomic_write_json(folder / META_FILE, meta)
-
-
-def batch_tensors(logits, batch, device, index: dict | None = None) -> dict:
-    """Gather the pointwise rows and the pairs of a batch from the logits of its unique texts.  # logits (N,)
-
-    `index` = batch_index(batch, device), when the same batch is used many times (quick mode's
-    full-batch head steps): turning long Python lists into tensors at every step costs more than the step.
-    """
-    index = index if index is not None else batch_index(batch, device)
-    return {"logits": logits[index["point_idx"]], "targets": index["targets"], "weights": index["weights"],  # (B,)
-            "r_chosen": logits[index["chosen_idx"]], "r_rejected": logits[index["rejected_idx"]],  # (P,)
-            "margin": index["margins"], "pair_weights": index["pair_weights"]}
-
-
-def batch_index(batch, device) -> dict:
-    """The index and value lists of a Batch as tensors."""
-    import torch
-
-    idx = lambda values: torch.as_tensor(values, dtype=torch.long, device=device)  # noqa: E731
-    val = lambda values: torch.as_tensor(values, dtype=torch.float32, device=device)  # noqa: E731
-    return {"point_idx": idx(batch.point_idx), "targets": val(batch.targets), "weights": val(batch.weights),
-            "chosen_idx": idx(batch.chosen_idx), "rejected_idx": idx(batch.rejected_idx),
-            "margins": val(batch.margins), "pair_weights": val(batch.pair_weights)}
 
 
 def _batch_loss(model, tokenizer, batch, cfg: RewardConfig):
@@ -250,25 +184,3 @@ def _validate(model, tokenizer, batch, cfg: RewardConfig, chunk: int = 64) -> di
     return {"loss/val": validation_loss(cfg, tensors), **rank_metrics(tensors, batch)}
 
 
-def validation_loss(cfg: RewardConfig, tensors: dict) -> float:
-    """The training objective on validation data (the other objective's loss if this one has no rows there)."""
-    from rlhf_core.reward.losses import objective_loss
-
-    try:
-        return float(objective_loss(cfg.objective, tensors, cfg.center_rewards_coef)[0])
-    except ValueError:
-        return float(objective_loss("both", tensors, 0.0)[0])
-
-
-def rank_metrics(tensors: dict, batch) -> dict:
-    """eval/spearman on the rated rows and eval/pairwise_accuracy on the pairs (where there are any)."""
-    from rlhf_core.reward.evaluate import pairwise_accuracy, spearman
-
-    metrics = {}
-    rho = spearman(tensors["logits"].cpu().numpy(), batch.targets) if batch.point_idx else None
-    acc = pairwise_accuracy(tensors["r_chosen"].cpu().numpy(), tensors["r_rejected"].cpu().numpy()) if batch.chosen_idx else None
-    if rho is not None:
-        metrics["eval/spearman"] = rho
-    if acc is not None:
-        metrics["eval/pairwise_accuracy"] = acc
-    return metrics
