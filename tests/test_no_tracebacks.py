@@ -199,7 +199,16 @@ def test_the_policy_page_refuses_a_folder_outside_the_studio(studio_home):
     at.radio(key="policy_algo").set_value("SFT").run()
     at.selectbox(key="policy_spec").set_value("a folder or hub id").run()
     at.text_input(key="policy_dir").input("/etc").run()
-    at.button(key="policy_start").click().run()
+    assert not at.exception, at.exception
+    assert "only loads model folders inside its data folder" in _errors(at)  # said where the folder is typed
+    assert at.button(key="policy_start").disabled  # and nothing to start from
+    assert not job_runner().list_runs()
+
+
+def test_the_reward_page_refuses_a_backbone_folder_outside_the_studio(studio_home):
+    at = _page("pages/reward.py")
+    at.selectbox(key="reward_backbone").set_value("a folder or hub id").run()
+    at.text_input(key="reward_backbone_dir").input("/etc").run()
     assert not at.exception, at.exception
     assert "only loads model folders inside its data folder" in _errors(at)
-    assert not job_runner().list_runs()
+    assert at.button(key="reward_start").disabled
