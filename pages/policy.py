@@ -23,7 +23,7 @@ from ui.policy_panels import best_of_n_panel
 from ui.runs import compare_runs, live_run, past_runs, run_results
 from ui.services import job_runner, ratings_store
 from ui.trl_import import import_trl_expander
-from ui.widgets import ACTIVE, last_metric, list_runs, pick_run, show_error
+from ui.widgets import ACTIVE, last_metric, list_runs, page_link, pick_run, show_error
 
 UP_FRONT = ("steps", "beta", "lr", "n", "temperature")
 HIDDEN = ("gold_persona", "resume_from")
@@ -111,8 +111,8 @@ with main:
                 show_error(chosen.error or "see its folder", "The run failed")
             run_results(chosen.id, POLICY_CHARTS, "policy", probes=True)
 
-st.page_link("pages/lesson.py", icon=":material/science:",
-             label="Reward hacking in one click: Class lesson, part 2 (beta = 0 next to a sensible beta, from the same start)")
+page_link("pages/lesson.py", "Reward hacking in one click: Class lesson, part 2 (beta = 0 next to a sensible beta, "
+          "from the same start)", ":material/science:")
 runs = [r for r in list_runs() if r.kind in TRAINABLE]
 if runs:
     st.subheader("Past runs")

@@ -91,6 +91,17 @@ def guarded(context: str) -> Iterator[None]:
         show_error(exc, context)
 
 
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """st.page_link to another page of app.py's navigation. A page run on its own (`streamlit run pages/x.py`,
+    AppTest.from_file) knows no other page and st.page_link raises there: the label is shown as text instead."""
+    from streamlit.errors import StreamlitPageNotFoundError
+
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        st.caption(f"{label}: {page}")
+
+
 def run_id_of(info: Any) -> str:
     return str(run_get(info, "run_id") or run_get(info, "id") or "")
 
