@@ -184,3 +184,34 @@ def test_lesson_cli_prints_one_json_object_per_stage(tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
     assert bad.returncode == 2 and bad.stderr.startswith("error: grpo_steps must be between")
 
+
+
+# ------------------------------------------------------------------------------ threads
+def test_torch_threads_sets_the_count_while_its_users_run_and_restores_it_after_the_last():
+    import torch
+
+    from rlhf_core.threads import torch_threads, with_torch_threads
+
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    first, second = with_torch_threads(target, iter([1, 2])), with_torch_threads(target, iter([3]))
+    assert next(first) == 1 and torch.get_num_threads() == target
+    assert next(second) == 3  # overlapping users (a lockstep group)
+    assert list(second) == [] and torch.get_num_threads() == target  # one user still runs
+    assert list(first) == [2] and torch.get_num_threads() == before
+    with torch_threads(0):
+        assert torch.get_num_threads() == before  # 0: torch's own setting
+
+
+def test_lesson_stages_train_with_the_lessons_thread_count(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    runner, state = small_lesson(threads=1 if before != 1 else 2)
+    [(kind, config, make_iter, name)] = plan.jobs_for(runner, state, part_stages("main")[0])
+    steps = make_iter(tmp_path)
+    next(steps)
+    assert torch.get_num_threads() == plan.config_of(state).threads
+    for _ in steps:
+        pass
+    assert torch.get_num_threads() == before

@@ -41,9 +41,10 @@ def stage_card(stage: Stage, status: str, run_ids: list[str]) -> None:
             draw_stage(stage.key, list(run_ids))
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def live_stage(key: str, run_ids: tuple[str, ...]) -> None:
-    """Progress and the stage's chart, redrawn every second; one full rerun when the stage ends."""
+    """Progress and the stage's chart, redrawn every two seconds (each redraw takes CPU from the training
+    beside it); one full rerun when the stage ends."""
     runner = job_runner()
     if all(runner.status(run_id).status not in ACTIVE for run_id in run_ids):
         st.rerun()

@@ -30,7 +30,7 @@ class LessonConfig:
     data_seed: int = _help(7, "Seed of the synthetic newsroom (7: identical to sample_data/).", 0, 10**6)
     prompts: int = _help(2400, "Unrated articles the RL stage writes headlines for (InstructGPT's PPO prompts had no labels).", 50, 20000)
     prompts_seed: int = _help(8, "Seed of the RL prompts (8: identical to sample_data/rl_prompts.csv).", 0, 10**6)
-    sft_steps: int = _help(40, "SFT steps on the expert headlines (batch 16).", 1, 2000)
+    sft_steps: int = _help(25, "SFT steps on the expert headlines (batch 16).", 1, 2000)
     sft_lr: float = _help(3e-4, "SFT learning rate on `tiny`.", 1e-6, 1e-2)
     grpo_steps: int = _help(150, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
     grpo_lr: float = _help(2e-4, "GRPO learning rate on `tiny` (the papers' 1e-5 is for billion-parameter models).", 1e-6, 1e-2)
@@ -44,6 +44,9 @@ class LessonConfig:
     hack_beta: float = _help(0.3, "The sensible KL coefficient shown next to beta = 0.", 0.0, 10.0)
     generalist_steps: int = _help(60, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
     persona_steps: int = _help(150, "Steps of each 'whose values?' run.", 1, 2000)
+    threads: int = _help(1, "Torch CPU threads while a stage trains. 1: a second thread does not speed `tiny` up, and "
+                            "one thread runs beside the app, a browser or another run without the slowdown two "
+                            "spinning threads cause on 2 cores (rlhf_core/threads.py). 0 keeps torch's default.", 0, 64)
 
     def __post_init__(self):
         from rlhf_core.bounds import check_bounds
@@ -79,8 +82,10 @@ STAGES: tuple[Stage, ...] = (
           "and picks the best one as an expert headline.",
           "Most ratings are low: accurate, specific headlines are rare, and the editor's values are hidden inside the stars."),
     Stage("sft", "main", "2. Supervised fine-tuning",
-          "The tiny model learns to imitate the editor's best headlines, word by word, as InstructGPT's first step does.",
-          "The loss falls, and the gold score of its headlines on held-out articles (the editor's own judgement) rises.",
+          "The tiny model (pre-trained before class on 3,000 other stories) imitates this editor's best headlines, word by "
+          "word, as InstructGPT's first step does.",
+          "The loss falls; the gold score of its headlines on held-out articles (the editor's own judgement) hardly moves: "
+          "imitation reaches the level of the examples and stops there. Going further takes the ratings.",
           needs=("newsroom",)),
     Stage("reward", "main", "3. The reward model",
           "A reward model learns to predict the editor's stars for any headline, from the ratings and from pairs of headlines "

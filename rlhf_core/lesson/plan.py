@@ -100,7 +100,20 @@ def result(runner, state: dict, key: str) -> dict | None:
 
 # ----------------------------------------------------------------------------------------- submit
 def jobs_for(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Callable[[Path], Iterator[dict]], str]]:
-    """(kind, config, make_iter, name) of each run the stage starts; several runs train in lockstep."""
+    """(kind, config, make_iter, name) of each run the stage starts; several runs train in lockstep.
+    Each run trains with the lesson's torch thread count (LessonConfig.threads)."""
+    threads = config_of(state).threads
+    return [(kind, config, _with_threads(threads, make_iter), name)
+            for kind, config, make_iter, name in _stage_jobs(runner, state, stage)]
+
+
+def _with_threads(threads: int, make_iter: Callable[[Path], Iterator[dict]]) -> Callable[[Path], Iterator[dict]]:
+    from rlhf_core.threads import with_torch_threads
+
+    return lambda run_dir: with_torch_threads(threads, make_iter(run_dir))
+
+
+def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Callable[[Path], Iterator[dict]], str]]:
     cfg = config_of(state)
     key, kind = stage.key, JOB_KIND[stage.key]
     base = {"lesson_stage": key, "lesson": cfg.to_dict()}
