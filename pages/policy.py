@@ -50,7 +50,7 @@ DATA_KINDS = {"sft": ("demonstrations", "ratings"), "ppo": ("articles", "ratings
 DATA_DEFAULT = {"sft": "sample-expert_demonstrations", "ppo": "sample-rl_prompts", "grpo": "sample-rl_prompts",
                 "dpo": "sample-train_preferences", "bon": "sample-test_ratings"}
 CHOICES = {"loss_type": LOSS_TYPES, "scale_rewards": SCALE_REWARDS, "reward_norm": REWARD_NORMS}
-UP_FRONT = ("steps", "beta", "lr")
+UP_FRONT = ("steps", "beta", "lr", "lora_r")  # lora_r: 0 = full fine-tuning, > 0 = LoRA of that rank
 HIDDEN = ("generation", "gold_persona", "resume_from")
 FOLDER = "a folder or hub id"
 NO_PERSONA = "(none)"
@@ -71,6 +71,8 @@ def param_input(cls, name: str, scope: str, defaults, container):
         return container.selectbox(label, CHOICES[name], index=CHOICES[name].index(default), key=key, help=help_text)
     if isinstance(default, bool):
         return container.checkbox(label, value=default, key=key, help=help_text)
+    if isinstance(default, str):
+        return container.text_input(label, value=default, key=key, help=help_text)
     lo, hi = bounds(cls, name)  # the config's own range (rlhf_core/bounds.py)
     if isinstance(default, int):
         return int(container.number_input(label, min_value=lo, max_value=hi, value=default, step=1, key=key, help=help_text))
@@ -83,6 +85,7 @@ def param_input(cls, name: str, scope: str, defaults, container):
 def policy_options() -> dict[str, str]:
     """Label -> policy spec: presets, then every finished policy run's final checkpoint."""
     from rlhf_core.models.prepare import is_prepared
+    from rlhf_core.models.registry import is_model_dir
 
     built = is_prepared("tiny")
     options = {f"tiny (GPT-2, ~1M params, pre-trained on synthetic news{'' if built else '; pre-trained on first use: a few minutes'})": "tiny"}
@@ -90,7 +93,7 @@ def policy_options() -> dict[str, str]:
         options["smollm2 (SmolLM2-135M-Instruct)"] = "smollm2"
     for info in finished_runs(POLICY_KINDS):
         final = info.run_dir / "final"
-        if (final / "config.json").exists():
+        if is_model_dir(final):
             options[f"run: {info.id}"] = str(final)
     options[FOLDER] = FOLDER
     return options

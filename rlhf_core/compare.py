@@ -214,7 +214,7 @@ BEST_OF_N_PREFIX = "best-of-"
 def policy_choices() -> dict[str, str]:
     """Label -> policy spec: the presets, then every trained policy run's final checkpoint.
 
-    A run counts when `runs/<id>/final/config.json` names a causal-LM architecture (reward runs
+    A run counts when `runs/<id>/final/config.json` names a causal-LM architecture, or final/ is a LoRA adapter of one (reward runs
     hold sequence classifiers and are left out) and the run succeeded or was cancelled (a failed,
     interrupted or still running run is never offered; a folder the job runner did not write,
     without status.json, counts).
@@ -229,12 +229,13 @@ def policy_choices() -> dict[str, str]:
     except ImportError:
         presets = list(FALLBACK_PRESETS)
     choices = {f"preset: {name}": name for name in presets}
-    for config in sorted(runs_dir().glob("*/final/config.json"), reverse=True):
-        if not final_is_usable(config.parent.parent):
+    for final in sorted(runs_dir().glob("*/final"), reverse=True):
+        if not final_is_usable(final.parent):
             continue
-        architectures = (read_json(config, {}) or {}).get("architectures") or []
-        if any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
-            choices[f"run: {config.parent.parent.name}"] = str(config.parent)
+        architectures = (read_json(final / "config.json", {}) or {}).get("architectures") or []
+        adapter = (read_json(final / "adapter_config.json", {}) or {}).get("task_type") == "CAUSAL_LM"  # a LoRA policy
+        if adapter or any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
+            choices[f"run: {final.parent.name}"] = str(final)
     return choices
 
 

@@ -65,10 +65,22 @@ class _Common:
     resume_from: str = _help("", "A checkpoint folder (out_dir/checkpoint-<step>) to continue from; '' = start fresh.")
     keep_checkpoints: int = _help(3, "Keep only the newest this many checkpoint-<step>/ folders (final/ is kept apart): "
                                      "a small save_every on SmolLM2 (0.5 GB each) cannot fill the disk.")
+    lora_r: int = _help(0, "LoRA rank r (Hu et al. 2021): train two small matrices B A per linear layer instead of every "
+                           "weight (W x + alpha/r B A x). 0 = full fine-tuning. LoRA's backward computes no weight "
+                           "gradients and its KL reference is the same model with the adapter off: faster, far less memory.")
+    lora_alpha: float = _help(32.0, "LoRA scaling alpha: the update is multiplied by alpha / r (Hu 2021; 2 x r is common).")
+    lora_dropout: float = _help(0.0, "Dropout on the LoRA input (Hu 2021: 0.05-0.1). 0 keeps RL's ratios exact "
+                                     "(the trainers run the policy in eval mode anyway).")
+    lora_targets: str = _help("all-linear", "Layers that get an adapter: 'all-linear' (every linear layer but the "
+                                            "output head, as QLoRA, Dettmers 2023) or comma-separated names such as 'q_proj,v_proj' (Hu 2021).")
+    save_merged: bool = _help(False, "LoRA only: save checkpoints as full models with B A folded into W (plain "
+                                     "transformers loads them; 0.5 GB for SmolLM2) instead of adapters (a few MB; "
+                                     "transformers + peft load them on top of the base model).")
 
     RANGES = {"steps": (1, 100_000), "lr": (1e-9, 0.5), "weight_decay": (0.0, 1.0), "max_grad_norm": (0.0, 1000.0),
               "seed": (0, 2**32 - 1), "save_every": (0, 100_000), "sample_every": (0, 100_000), "probe_articles": (0, 64),
-              "keep_checkpoints": (1, 100), "batch_size": (1, 1024), "max_length": (32, 8192)}
+              "keep_checkpoints": (1, 100), "batch_size": (1, 1024), "max_length": (32, 8192),
+              "lora_r": (0, 1024), "lora_alpha": (0.01, 10_000.0), "lora_dropout": (0.0, 0.9)}
 
     def _check_common(self):
         check_bounds(self)
@@ -77,6 +89,7 @@ class _Common:
         _check(self.weight_decay >= 0 and self.max_grad_norm >= 0, "weight_decay and max_grad_norm cannot be negative.")
         _check(self.save_every >= 0 and self.sample_every >= 0, "save_every and sample_every cannot be negative (0 = off).")
         _check(self.probe_articles >= 0, "probe_articles cannot be negative.")
+        _check(bool(str(self.lora_targets).strip()), "lora_targets names the layers that get an adapter: 'all-linear' or names such as 'q_proj,v_proj'.")
 
 
 @dataclass(frozen=True)
@@ -201,11 +214,11 @@ PRESET_DEFAULTS: dict[str, dict[str, dict]] = {
                  "generation": {"temperature": 0.7, "max_new_tokens": 20}},
         "dpo": {"lr": 1e-4},
     },
-    "smollm2": {
-        "sft": {"lr": 2e-5, "batch_size": 8, "steps": 30},
-        "ppo": {"lr": 5e-6},
-        "grpo": {"lr": 5e-6, "steps": 50, "generation": {"temperature": 0.7, "max_new_tokens": 24}},
-        "dpo": {"lr": 5e-6},
+    "smollm2": {  # LoRA (r 16 on every linear layer): bench/bench_smollm2.py and bench/bench_grpo.py
+        "sft": {"lr": 3e-4, "batch_size": 8, "steps": 30, "lora_r": 16},
+        "ppo": {"lr": 1e-4, "lora_r": 16},
+        "grpo": {"lr": 2e-4, "steps": 60, "lora_r": 16, "generation": {"temperature": 0.7, "max_new_tokens": 24}},
+        "dpo": {"lr": 5e-5, "lora_r": 16},
     },
 }
 PRESET_ALIASES = {"tiny-init": "tiny"}

@@ -46,9 +46,9 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
     prompts, chosen, rejected = preference_pairs(frame)
     probes = split_articles(frame.rename(columns={"prompt": "article"}), cfg.probe_articles)[1] if cfg.probe_articles else []
     run = start_run("dpo", cfg, policy_spec, out_dir, device)
-    model, ref = run.model, run.ref
+    model = run.model
     rewarder = Rewarder(reward_dir, cfg.gold_persona, device)
-    params = list(model.parameters())
+    params = run.trainable_parameters()
     optimizer = make_optimizer(params, cfg)
     gen = GenerationConfig(max_new_tokens=32, max_prompt_tokens=max(16, cfg.max_length - 32))
     batches = index_batches(len(prompts), cfg.batch_size, cfg.seed + run.start_step)
@@ -61,7 +61,7 @@ def train_dpo(cfg: DPOConfig, policy_spec: str, reward_dir=None, data=None, out_
             answer_ids, answer_mask = run.encode_answers([text for i in idx for text in (chosen[i], rejected[i])], gen.max_new_tokens)
             seq = (prompt_ids, prompt_mask, answer_ids, answer_mask)
             # 2. reference sequence log-probs without autograd, policy with
-            with torch.no_grad():
+            with torch.no_grad(), run.reference() as ref:
                 ref_logps = sequence_logprobs(ref, *seq, group_size=2)  # (2B,)
             policy_logps = sequence_logprobs(model, *seq, group_size=2)  # (2B,)
             # 3. DPO loss on the implicit reward margin

@@ -15,6 +15,7 @@ import importlib
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -159,6 +160,7 @@ class PolicyRun:
     start_step: int = 0
     policy_spec: str = ""
     extra_modules: dict = field(default_factory=dict)  # e.g. PPO's value head, saved with checkpoints
+    lora: Any = None  # a policy.lora.LoraPolicy when only a LoRA adapter trains
     started: float = field(default_factory=time.monotonic)
     _prompt_cache: dict = field(default_factory=dict)
 
@@ -179,6 +181,19 @@ class PolicyRun:
 
         eos, newline = stop_token_ids(self.tokenizer, self.model)
         return list(eos) + list(newline)
+
+    @contextmanager
+    def reference(self):
+        """The frozen start policy for KL terms: the reference copy, or (LoRA) this model with its adapter off."""
+        if self.lora is not None:
+            with self.lora.reference() as ref:
+                yield ref
+        else:
+            yield self.ref
+
+    def trainable_parameters(self) -> list:
+        """The parameters the optimiser updates (with LoRA: the adapter's A and B only)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 2)
@@ -263,11 +278,19 @@ class PolicyRun:
         return metrics
 
     def save(self, name: str, step: int) -> Path:
-        """Write the policy (+ tokenizer, + extra modules, + metadata) to out_dir/name atomically."""
-        return save_checkpoint(self.model, self.tokenizer, self.out_dir / name, {
-            "algo": self.algo, "step": step, "total_steps": self.cfg.steps, "policy_spec": self.policy_spec,
-            "prompt_style": self.bundle.prompt_style, "config": asdict(self.cfg),
-        }, self.extra_modules)
+        """Write the policy (+ tokenizer, + extra modules, + metadata) to out_dir/name atomically.
+
+        A LoRA run writes its adapter (with the base it adapts as `lora_base`), or the merged model
+        when the config asks for `save_merged`.
+        """
+        meta = {"algo": self.algo, "step": step, "total_steps": self.cfg.steps, "policy_spec": self.policy_spec,
+                "prompt_style": self.bundle.prompt_style, "config": asdict(self.cfg)}
+        save_model = None
+        if self.lora is not None:
+            merged = bool(self.cfg.save_merged)
+            meta.update({"format": "merged" if merged else "adapter", "lora_base": self.lora.base_spec})
+            save_model = lambda folder: self.lora.save(folder, merged)  # noqa: E731
+        return save_checkpoint(self.model, self.tokenizer, self.out_dir / name, meta, self.extra_modules, save_model)
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool, device) -> tuple:
@@ -285,8 +308,11 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool, device) -> 
     return ids.to(device), mask.to(device)
 
 
-def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: dict | None = None) -> Path:
+def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: dict | None = None,
+                    save_model: Callable[[Path], None] | None = None) -> Path:
     """save_pretrained into a temp folder next to `target`, then rename: never half a checkpoint.
+
+    `save_model(folder)`, if given, writes the model instead of `model.save_pretrained` (a LoRA adapter).
 
     A full disk leaves the previous checkpoints as they were and raises a StudioError that says so.
     """
@@ -297,7 +323,10 @@ def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: d
     except OSError as exc:
         raise _save_error(exc, target) from exc
     try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
+        if save_model is not None:
+            save_model(tmp)
+        else:
+            model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         for name, module in (extra_modules or {}).items():
             from safetensors.torch import save_file
@@ -353,28 +382,56 @@ def start_run(algo: str, cfg, policy_spec: str, out_dir: Path, device: str = "cp
     from rlhf_core.jobs import raise_if_cancelled
 
     torch.manual_seed(cfg.seed)
-    start_step, ref_spec = 0, policy_spec
+    start_step, ref_spec, meta = 0, policy_spec, None
     if cfg.resume_from:
         meta = paths.read_json(Path(cfg.resume_from) / META_FILE, default=None)
         if meta is None:
             raise StudioError(f"'{cfg.resume_from}' is not a policy checkpoint (no {META_FILE}).")
         start_step, ref_spec = int(meta.get("step", 0)), meta.get("policy_spec") or policy_spec
-        bundle = load_policy(str(cfg.resume_from), device=device, cache=False)
-        bundle.prompt_style = meta.get("prompt_style", bundle.prompt_style)
+    ref, lora = None, None
+    if getattr(cfg, "lora_r", 0) > 0:
+        # LoRA: only the adapter trains; the reference is the same model with the adapter off (lora.py)
+        from rlhf_core.policy.lora import start_lora
+
+        lora, bundle = start_lora(cfg, ref_spec, cfg.resume_from, device)
     else:
-        bundle = load_policy(policy_spec, device=device, cache=False)
-    raise_if_cancelled()  # Cancel pressed while the model loaded: stop before loading more
-    ref = None
-    if need_ref:
-        # The reference is the policy we started from: frozen, in eval mode, outside autograd.
-        ref = load_policy(ref_spec, device=device, cache=False).model if cfg.resume_from else copy.deepcopy(bundle.model)
-        ref.eval().requires_grad_(False)
+        bundle = load_policy(str(cfg.resume_from or policy_spec), device=device, cache=False)
+        raise_if_cancelled()  # Cancel pressed while the model loaded: stop before loading more
+        bundle.model.requires_grad_(True)
+        if need_ref:
+            # The reference is the policy we started from: frozen, in eval mode, outside autograd.
+            ref = load_policy(ref_spec, device=device, cache=False).model if cfg.resume_from else copy.deepcopy(bundle.model)
+            ref.eval().requires_grad_(False)
+    raise_if_cancelled()
+    if meta is not None:
+        bundle.prompt_style = meta.get("prompt_style", bundle.prompt_style)
     bundle.model.eval()  # dropout off: PPO/GRPO ratios must be 1 before the first update
-    bundle.model.requires_grad_(True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dev = next(bundle.model.parameters()).device
-    return PolicyRun(algo, cfg, bundle, ref, out_dir, dev, start_step, ref_spec)
+    return PolicyRun(algo, cfg, bundle, ref, out_dir, dev, start_step, ref_spec, lora=lora)
+
+
+class PhaseTimer:
+    """Wall seconds a step spends in each phase (generation, scoring, reference, forward, backward,
+    optimiser), yielded as `time/<phase>_s`: where a step's time goes, on the page and in the bench."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    def metrics(self) -> dict:
+        """{'time/<phase>_s': seconds} of the phases timed since the last call; starts afresh."""
+        out = {f"time/{phase}_s": round(s, 4) for phase, s in self.seconds.items()}
+        self.seconds = {}
+        return out
 
 
 def make_optimizer(params, cfg):
@@ -383,15 +440,21 @@ def make_optimizer(params, cfg):
     return torch.optim.AdamW([p for p in params if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def optimizer_step(optimizer, params, loss, max_grad_norm: float) -> float:
-    """zero_grad, backward, clip the global norm, step. Returns the gradient norm before clipping."""
+def optimizer_step(optimizer, params, loss, max_grad_norm: float, timer: PhaseTimer | None = None) -> float:
+    """zero_grad, backward, clip the global norm, step. Returns the gradient norm before clipping.
+
+    `timer`, if given, records the backward pass and the optimiser (clip + AdamW) as two phases.
+    """
     import torch
 
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    grads = [p for p in params if p.grad is not None]
-    norm = torch.nn.utils.clip_grad_norm_(grads, max_grad_norm if max_grad_norm > 0 else float("inf"))
-    optimizer.step()
+    timer = timer or PhaseTimer()
+    with timer("backward"):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    with timer("optimiser"):
+        grads = [p for p in params if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(grads, max_grad_norm if max_grad_norm > 0 else float("inf"))
+        optimizer.step()
     return float(norm)
 
 
