@@ -17,7 +17,7 @@ reversed outcomes, 'doubles' for a fall). For each: Spearman, within-article pai
 the pairs by kind (accurate>clickbait, accurate>wrong_fact, clickbait>wrong_fact, ...).
 Held out = sample_data/test_ratings.csv and test_preferences.jsonl (articles never seen in training).
 `ceiling` is the hidden persona's own noise-free score against those held-out stars: rater noise and
-ties between stars keep any model's Spearman near or below it (0.81 on the shipped data), so the
+ties between stars keep any model's Spearman near or below it (0.86 on the shipped test split), so the
 held-out Spearman is also shown as a share of it; `gold_agreement` is the Spearman with the persona.
 Timings include loading the backbone; they depend on how busy the machine is (load average printed).
 `train_cpu_seconds` is the process CPU time: on a shared, overloaded machine, train_cpu_seconds / 2
