@@ -41,6 +41,10 @@ def train_until(label: str, steps, deadline: float) -> list[dict]:
     try:
         for metrics in steps:
             rows.append({k: v for k, v in metrics.items() if k != "samples"})
+            if metrics["step"] % 10 == 0:
+                print(f"  {label} step {metrics['step']}: " + ", ".join(
+                    f"{k} {metrics[k]:.3f}" for k in ("loss/policy", "reward/mean", "reward/gold_mean", "policy/kl")
+                    if isinstance(metrics.get(k), float)), flush=True)
             if time.monotonic() > deadline:
                 print(f"{label}: the time budget ends at step {metrics['step']}", flush=True)
                 break
@@ -59,25 +63,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="GRPO setting name=value (repeatable)")
     parser.add_argument("--out", default="")
+    parser.add_argument("--evaluate-only", action="store_true", help="score the runs already in --out (sft/, grpo/, reward/)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     from bench.bench_tiny_loop import quick_reward
     from rlhf_core.data.loaders import load_file
-    from rlhf_core.evaluation.stats import win_rate
     from rlhf_core.models.offline import smollm2_dir
     from rlhf_core.policy.config import make_config
-    from rlhf_core.policy.scoring import greedy_scores, paired_gain, sample_test_articles
     from rlhf_core.policy.train import train_policy
 
     smollm2_dir()  # convert the GGUF once, before the clock starts
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-smollm2-"))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.threads} threads; out {out}", flush=True)
-    quick_reward(out / "reward")
     reward_dir = out / "reward"
+    if args.evaluate_only:
+        evaluate(out, reward_dir, args.articles)
+        return
+    quick_reward(reward_dir)
 
-    clock = time.monotonic()
+    clock, cpu_clock = time.monotonic(), time.process_time()
     deadline = clock + 60 * args.minutes
     sft_values = {"sample_every": 0, "probe_articles": 0} | ({"steps": args.sft_steps} if args.sft_steps else {})
     sft_cfg = make_config("sft", "smollm2", **sft_values)
@@ -96,14 +102,25 @@ def main() -> None:
           f"{grpo_cfg.group_size}, T {grpo_cfg.generation.temperature}, steps {grpo_cfg.steps}, LoRA r {grpo_cfg.lora_r}", flush=True)
     rows = train_until("GRPO", train_policy("grpo", grpo_cfg, sft, reward_dir, ROOT / "sample_data" / "rl_prompts.csv",
                                             out / "grpo"), deadline)
-    trained = time.monotonic() - clock
+    trained, trained_cpu = time.monotonic() - clock, time.process_time() - cpu_clock
     phases = {k[5:-2]: sum(r.get(k, 0.0) for r in rows) / max(1, len(rows)) for k in rows[0] if k.startswith("time/") and k.endswith("_s")
               and k != "time/elapsed_s"} if rows else {}
-    print(f"training: {trained / 60:.1f} min of wall time (SFT + GRPO); GRPO s/step "
+    print(f"training: {trained / 60:.1f} min of wall time, {trained_cpu / 60:.1f} min of CPU time (SFT + GRPO; CPU time / "
+          f"threads estimates the wall time on that many idle cores, a lower bound); GRPO s/step "
           f"{(rows[-1]['time/elapsed_s'] / len(rows)) if rows else float('nan'):.1f}: "
           + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()), flush=True)
 
-    articles = sample_test_articles(args.articles)
+    evaluate(out, reward_dir, args.articles)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def evaluate(out: Path, reward_dir: Path, n_articles: int) -> None:
+    """Greedy headlines of SmolLM2, the SFT and the GRPO policy on held-out articles: gold and reward, paired gains."""
+    from rlhf_core.evaluation.stats import win_rate
+    from rlhf_core.policy.scoring import greedy_scores, paired_gain, sample_test_articles
+
+    articles = sample_test_articles(n_articles)
+    sft = str(out / "sft" / "final")
     scores = {}
     for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
         scores[label] = greedy_scores(spec, articles, reward_dir)
@@ -118,7 +135,6 @@ def main() -> None:
         print(f"gold {after} - {before}: {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f}, "
               f"p {gain['p']:.3g}; better on {gain['better']}, worse on {gain['worse']} of {gain['n']}); win rate "
               f"{wins['rate']:.3f} ({wins['low']:.3f} to {wins['high']:.3f}): {verdict}", flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -148,3 +148,19 @@ def test_trl_export_carries_the_lora_settings(tmp_path):
     assert "LoRA as in the studio" in (tmp_path / "b" / "README.md").read_text()
     full = export_trl_bundle(tmp_path / "f", "sft", [_demos()], SFTConfig(), model_id="HuggingFaceTB/SmolLM2-135M-Instruct")
     assert "LORA = None" in (tmp_path / "f" / "train.py").read_text() and out["rows"] == full["rows"]
+
+
+def test_a_lora_run_is_offered_on_compare_and_writes_headlines_for_fresh_articles(tmp_path):
+    from rlhf_core.compare import SYNTH_SOURCE, compare_grid, load_articles, policy_choices
+    from rlhf_core.models.registry import load_policy
+
+    out = paths.runs_dir() / "sft-lora"
+    list(train_policy("sft", SFTConfig(steps=2, lr=5e-3, batch_size=8, lora_r=4, sample_every=0, probe_articles=0,
+                                       gold_persona=""), "tiny", None, _demos(), out))
+    choices = policy_choices()
+    assert choices.get("run: sft-lora") == str(out / "final")  # an adapter final/ counts as a policy
+    fresh = load_articles(SYNTH_SOURCE).head(2)  # articles of their own seed: in no training set
+    bundle = load_policy(choices["run: sft-lora"])
+    for article in fresh["article"]:
+        grid = compare_grid([("SFT LoRA", bundle), ("tiny", load_policy("tiny"))], article, [0.7], n=1, persona="wire_editor")
+        assert len(grid) == 2 and grid["headline"].map(lambda h: isinstance(h, str)).all()
