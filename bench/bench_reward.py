@@ -7,12 +7,18 @@
     python bench/bench_reward.py --only full --set fact_checks=0   # the full model without its fact checks
     python bench/bench_reward.py --only full --seeds 0 1 2          # three seeds, then mean / min / max
 
-Targets (issue 3): MiniLM pointwise+pairwise: held-out Spearman >= 0.85 and pairwise accuracy
->= 0.85 in < 3 min on 2 CPU cores; quick mode: Spearman >= 0.7 in < 10 s; trained on the sample
-data, Spearman >= 0.5 on the hand-written sample_data/realstyle_headlines.csv.
+Targets (issue 15): trained on the sample data with the defaults, both quick and full models rank
+independently written news at Spearman >= 0.65 and within-article pairwise accuracy >= 0.85, without
+losing held-out gold agreement on the sample's test split. Two hand-written real-style sets are
+scored, neither ever trained on: sample_data/realstyle_headlines.csv (15 articles, 4 styles) and
+bench/data/realstyle_dev.csv (24 other articles x accurate / clickbait / wrong fact, written for
+issue 15's development: other topics and phrasing, and wrong facts of more kinds: swapped actors,
+reversed outcomes, 'doubles' for a fall). For each: Spearman, within-article pairwise accuracy, and
+the pairs by kind (accurate>clickbait, accurate>wrong_fact, clickbait>wrong_fact, ...).
 Held out = sample_data/test_ratings.csv and test_preferences.jsonl (articles never seen in training).
 `ceiling` is the hidden persona's own noise-free score against those held-out stars: rater noise and
-ties between stars keep any model's Spearman near or below it (0.81 on the shipped data).
+ties between stars keep any model's Spearman near or below it (0.86 on the shipped test split), so the
+held-out Spearman is also shown as a share of it; `gold_agreement` is the Spearman with the persona.
 Timings include loading the backbone; they depend on how busy the machine is (load average printed).
 `train_cpu_seconds` is the process CPU time: on a shared, overloaded machine, train_cpu_seconds / 2
 estimates the wall time on 2 otherwise idle cores (a lower bound: 2 threads never scale perfectly).
@@ -43,6 +49,30 @@ FULL = dict(backbone="minilm", objective="both", lr=2e-4, head_lr=1e-3, batch_si
 QUICK = dict(backbone="minilm", objective="both", quick=True, max_length=128, seed=0)  # 4 int8 layers: the defaults
 
 
+def pair_kinds(predicted, ratings) -> dict:
+    """Within-article pairs of different stars, by kind ('accurate>clickbait': [right, of]), from a `style` column."""
+    import itertools
+
+    kinds: dict[str, list[int]] = {}
+    frame = ratings.assign(predicted=predicted)
+    for _, group in frame.groupby("article", sort=False):
+        for (_, a), (_, b) in itertools.combinations(group.iterrows(), 2):
+            if a["score"] == b["score"]:
+                continue
+            high, low = (a, b) if a["score"] > b["score"] else (b, a)
+            tally = kinds.setdefault(f"{high.get('style', '?')}>{low.get('style', '?')}", [0, 0])
+            tally[0] += int(high["predicted"] > low["predicted"])
+            tally[1] += 1
+    return kinds
+
+
+def realstyle_figures(scorer, frame) -> dict:
+    result = scalar_metrics(evaluate_reward(scorer, frame))
+    predicted = scorer.score(frame["article"].tolist(), frame["headline"].tolist())
+    return {**{k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()},
+            "pairs": pair_kinds(predicted, frame)}
+
+
 def run(name: str, cfg: RewardConfig, train, test, realstyle, out: Path) -> dict:
     start, cpu_start = time.monotonic(), time.process_time()
     rows = []
@@ -54,10 +84,11 @@ def run(name: str, cfg: RewardConfig, train, test, realstyle, out: Path) -> dict
     seconds, cpu_seconds = time.monotonic() - start, time.process_time() - cpu_start
     scorer = load_scorer(out)
     held_out = evaluate_reward(scorer, test[0], test[1], persona=_persona())
-    real = evaluate_reward(scorer, realstyle)
+    held = {k: round(v, 3) if isinstance(v, float) else v for k, v in scalar_metrics(held_out).items()}
+    if held.get("ceiling"):
+        held["share_of_ceiling"] = round(held["spearman"] / held["ceiling"], 3)
     result = {"name": name, "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1), "steps": rows[-1]["step"],
-              "held_out": {k: round(v, 3) if isinstance(v, float) else v for k, v in scalar_metrics(held_out).items()},
-              "realstyle": {k: round(v, 3) if isinstance(v, float) else v for k, v in scalar_metrics(real).items()},
+              "held_out": held, **{label: realstyle_figures(scorer, frame) for label, frame in realstyle.items()},
               "validation": rows[-1]["summary"]}
     print(json.dumps(result, default=str), flush=True)
     print(held_out["calibration"].round(3).to_string(index=False), flush=True)
@@ -69,11 +100,24 @@ def spread(results: list[dict]) -> dict:
     figures: dict[str, list[float]] = {}
     for result in results:
         flat = {"train_seconds": result["train_seconds"],
-                **{f"{part}/{k}": v for part in ("held_out", "realstyle") for k, v in result[part].items()}}
+                **{f"{part}/{k}": v for part in ("held_out", *REALSTYLE) for k, v in result[part].items()}}
         for key, value in flat.items():
             if isinstance(value, float):
                 figures.setdefault(key, []).append(value)
     return {key: [round(sum(v) / len(v), 3), min(v), max(v)] for key, v in figures.items()}
+
+
+REALSTYLE = {"realstyle": sample_data_dir() / "realstyle_headlines.csv",
+             "realstyle_dev": Path(__file__).resolve().parent / "data" / "realstyle_dev.csv"}
+
+
+def _with_styles(path: Path):
+    """A hand-written real-style set as canonical ratings, with its `style` column kept (for pair_kinds)."""
+    import pandas as pd
+
+    ratings = load_training_files([path])[0]
+    styles = pd.read_csv(path)[["article", "headline", "style"]].drop_duplicates(["article", "headline"])
+    return ratings.merge(styles, on=["article", "headline"], how="left")
 
 
 def _persona():
@@ -98,6 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="full runs, one per seed, then their mean, min and max (real-style has only 59 rows: "
                              "one seed's figure moves by +-0.1)")
+    parser.add_argument("--quick-once", action="store_true", help="one quick run (cold) instead of cold, warm and disk")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0 = torch's default). With 1 thread on a busy machine, the CPU seconds "
                              "are the work itself, without the spin-waiting of 2 threads fighting for 1 free core.")
@@ -106,7 +151,7 @@ def main(argv=None) -> int:
     data = sample_data_dir()
     train = load_training_files([data / "train_ratings.csv", data / "train_preferences.jsonl"])
     test = load_training_files([data / "test_ratings.csv", data / "test_preferences.jsonl"])
-    realstyle = load_training_files([data / "realstyle_headlines.csv"])[0]
+    realstyle = {label: _with_styles(path) for label, path in REALSTYLE.items()}
     import torch
 
     if args.threads:
@@ -117,6 +162,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "quick"):
             run("quick (cold: loads MiniLM, embeds every text)", RewardConfig(**quick), train, test, realstyle, Path(tmp) / "quick")
+        if args.only in (None, "quick") and not args.quick_once:
             # what the page does when a few new ratings arrive: same process, embeddings cached
             run("quick (warm: encoder and embeddings cached in the process)", RewardConfig(**quick), train, test,
                 realstyle, Path(tmp) / "quick2")

@@ -25,7 +25,7 @@ from ui.services import job_runner, ratings_store
 from ui.trl_import import import_trl_expander
 from ui.widgets import ACTIVE, last_metric, list_runs, page_link, pick_run, show_error
 
-UP_FRONT = ("steps", "beta", "lr", "n", "temperature")
+UP_FRONT = ("steps", "beta", "lr", "lora_r", "n", "temperature")  # lora_r: 0 = full fine-tuning, > 0 = LoRA of that rank
 HIDDEN = ("gold_persona", "resume_from")
 WAITING = ("Loading the policy, its frozen reference and the reward model. The tiny preset is pre-trained once on first "
            "use (a few minutes on a laptop CPU) and cached after that.")

@@ -215,7 +215,7 @@ def policy_choices(with_best_of_n: bool = False) -> dict[str, str]:
     """Label -> policy spec: the presets, then every trained policy run's final checkpoint (and, with
     `with_best_of_n`, each of them as a best-of-N policy: spec `best-of-n:<spec>`).
 
-    A run counts when `runs/<id>/final/config.json` names a causal-LM architecture (reward runs
+    A run counts when `runs/<id>/final/config.json` names a causal-LM architecture, or final/ is a LoRA adapter of one (reward runs
     hold sequence classifiers and are left out) and the run succeeded or was cancelled (a failed,
     interrupted or still running run is never offered; a folder the job runner did not write,
     without status.json, counts).
@@ -230,12 +230,13 @@ def policy_choices(with_best_of_n: bool = False) -> dict[str, str]:
     except ImportError:
         presets = list(FALLBACK_PRESETS)
     choices = {f"preset: {name}": name for name in presets}
-    for config in sorted(runs_dir().glob("*/final/config.json"), reverse=True):
-        if not final_is_usable(config.parent.parent):
+    for final in sorted(runs_dir().glob("*/final"), reverse=True):
+        if not final_is_usable(final.parent):
             continue
-        architectures = (read_json(config, {}) or {}).get("architectures") or []
-        if any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
-            choices[f"run: {config.parent.parent.name}"] = str(config.parent)
+        architectures = (read_json(final / "config.json", {}) or {}).get("architectures") or []
+        adapter = (read_json(final / "adapter_config.json", {}) or {}).get("task_type") == "CAUSAL_LM"  # a LoRA policy
+        if adapter or any("CausalLM" in str(arch) or "LMHead" in str(arch) for arch in architectures):
+            choices[f"run: {final.parent.name}"] = str(final)
     if with_best_of_n:
         choices |= {f"best-of-N: {label}": f"{BEST_OF_N_PREFIX}n:{spec}" for label, spec in choices.items()}
     return choices

@@ -32,6 +32,7 @@ from typing import Any, Iterable
 
 from rlhf_core import export_rows, paths
 from rlhf_core.errors import ConfigError, DataError, StudioError
+from rlhf_core.models.adapters import lora_settings
 from rlhf_core.policy.algorithms import ALGORITHMS, TRLExport
 
 DATA_FILE = "train.jsonl"
@@ -184,12 +185,13 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
         if reward_path == REWARD_DIR:
             files[REWARD_DIR] = out / REWARD_DIR
     files["train.py"] = paths.atomic_write_text(out / "train.py", render_train_py(
-        algo, model_id, kwargs, reward_model=reward_path or REWARD_DIR, reward_max_length=reward_max_length))
+        algo, model_id, kwargs, reward_model=reward_path or REWARD_DIR, reward_max_length=reward_max_length,
+        lora=lora_settings(config), save_merged=bool(getattr(config, "save_merged", False))))
     for name, text in ACCELERATE_CONFIGS.items():
         files[name] = paths.atomic_write_text(out / name, text)
     files["requirements.txt"] = paths.atomic_write_text(out / "requirements.txt", REQUIREMENTS)
     files["README.md"] = paths.atomic_write_text(out / "README.md", render_readme(
-        algo, model_id, kwargs, len(rows), style, reward_path))
+        algo, model_id, kwargs, len(rows), style, reward_path, lora_settings(config), bool(getattr(config, "save_merged", False))))
     files["studio_config.json"] = paths.atomic_write_json(out / "studio_config.json", {
         "algo": algo, "config_class": type(config).__name__,
         "config": asdict(config), "prompt_style": style})
@@ -251,8 +253,12 @@ def _config_lines(kwargs: dict, algo: str) -> str:
 
 
 def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = REWARD_DIR,
-                    reward_max_length: int = 256) -> str:
-    """The bundle's train.py: readable, standalone (no rlhf_core on the cluster)."""
+                    reward_max_length: int = 256, lora: dict | None = None, save_merged: bool = False) -> str:
+    """The bundle's train.py: readable, standalone (no rlhf_core on the cluster).
+
+    `lora` (peft.LoraConfig arguments, see lora_settings) trains an adapter as the studio's run would;
+    `save_merged` folds it into the weights of output/final.
+    """
     spec = EXPORTS[algo]
     trainer, config, shape = spec.trainer, spec.config, spec.shape
     stdlib = sorted(("json", "os", "sys") + (("re",) if shape == "reward_function" else ()))
@@ -262,7 +268,7 @@ def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = 
         studio_config=type(default_config(algo)).__name__,
         reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
                                             max_length=reward_max_length) if shape == "reward_function" else "",
-        helpers=_helpers(shape))
+        helpers=_helpers(shape), lora=lora, save_merged=save_merged)
     body = _BODIES[shape].format(trainer=trainer, note=spec.note)
     return header.replace("{CONFIG}", _config_lines(kwargs, algo)) + body + _FOOTER
 
@@ -309,7 +315,18 @@ MODEL_ID = os.environ.get("MODEL_ID", {model_id!r})
 STUDIO_SETTINGS = dict(
 {{CONFIG}}
 )
+# the studio's LoRA settings (peft.LoraConfig; Hu et al. 2021); None = full fine-tuning, every weight trains
+LORA = {lora!r}
+SAVE_MERGED = {save_merged!r}  # LoRA: save output/final with the adapter folded into the weights
 {helpers}
+
+def peft_config():
+    """LORA as peft's LoraConfig for the trainer (None: full fine-tuning)."""
+    if not LORA:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(**LORA)
 
 def training_args(config_class):
     """TRL's config: the studio's settings, then what the command line changes, on the hardware found.
@@ -412,7 +429,7 @@ def make_reward_function(path, device):
 
 _BODIES = {  # train.py's step 3 (and 4), per shape; {note} is the algorithm's own comment (TRLExport.note)
     "model": '''    # 3. {note}
-    trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset)
+    trainer = {trainer}(model=MODEL_ID, args=args, train_dataset=dataset, peft_config=peft_config())
 ''',
     "reward_model": '''        # 3. an encoder with a one-logit head; pairs tokenised the studio's way (margin column kept)
         tokenizer = AutoTokenizer.from_pretrained(MODEL_ID)
@@ -427,14 +444,20 @@ _BODIES = {  # train.py's step 3 (and 4), per shape; {note} is the algorithm's o
     "reward_function": '''    # 3. each process scores its completions with its own copy of the reward model
     reward_function = make_reward_function(REWARD_MODEL, args.device)
     # 4. {note}
-    trainer = {trainer}(model=MODEL_ID, reward_funcs=reward_function, args=args, train_dataset=dataset)
+    trainer = {trainer}(model=MODEL_ID, reward_funcs=reward_function, args=args, train_dataset=dataset,
+                        peft_config=peft_config())
 ''',
 }
 
 _FOOTER = '''    trainer.train()
     # last: the model and TRL's log history (written by the main process), and one record per process
     output = Path(args.output_dir)
-    trainer.save_model(str(output / "final"))
+    if LORA and SAVE_MERGED:  # one plain transformers model (else: the adapter, which peft loads on MODEL_ID)
+        if trainer.accelerator.is_main_process:
+            trainer.model.merge_and_unload().save_pretrained(str(output / "final"))
+            trainer.processing_class.save_pretrained(str(output / "final"))
+    else:
+        trainer.save_model(str(output / "final"))
     trainer.save_state()  # output/trainer_state.json
     record_process(trainer, output)
 
@@ -511,6 +534,7 @@ accelerate>=1.0
 transformers>=5.0
 datasets>=3.0
 torch
+peft>=0.17   # LoRA runs (train.py's LORA setting)
 # deepspeed   # only for accelerate_zero2.yaml / accelerate_zero3.yaml (needs CUDA GPUs)
 """
 
@@ -528,9 +552,15 @@ LAUNCH_LINES = (  # (where, command): the README's table of launch commands; CI 
 LAUNCH, CPU_LAUNCH = LAUNCH_LINES[1][1], LAUNCH_LINES[2][1]  # many GPUs; CPU
 
 
-def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str) -> str:
+def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str,
+                  lora: dict | None = None, save_merged: bool = False) -> str:
     trainer, config = TRL_CLASSES[algo]
     reward_function = EXPORTS[algo].shape == "reward_function"
+    tuning = "full fine-tuning (every weight trains)"
+    if lora:
+        tuning = (f"LoRA as in the studio (`LORA` in train.py: r {lora['r']}, alpha {lora['lora_alpha']}, dropout "
+                  f"{lora['lora_dropout']}, targets {lora['target_modules']!r}; needs `peft`), `output/final/` "
+                  + ("merged into the weights" if save_merged else f"an adapter that peft loads on top of `{model_id}`"))
     table = "\n".join(f"| `{k}` | `{v!r}` | {_studio_name(algo, k)} |" for k, v in kwargs.items())
     launches = "\n".join(f"# {where}\n{command}" for where, command in LAUNCH_LINES)
     grpo = ""
@@ -542,7 +572,7 @@ def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str,
                 "(plain transformers cannot load its linear head).\n")
     return f"""# RLHF Studio export: {TITLES[algo]} with TRL's {trainer}
 
-{rows} training rows in `{DATA_FILE}` (prompt style: {style}), starting model `{model_id}`.
+{rows} training rows in `{DATA_FILE}` (prompt style: {style}), starting model `{model_id}`, {tuning}.
 
 ## Run it
 

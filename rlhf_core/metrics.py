@@ -37,6 +37,13 @@ GLOSSARY: dict[str, str] = {
     "eval/spearman": "Spearman rank correlation between reward-model scores and human scores on validation data.",
     "eval/pairwise_accuracy": "Share of held-out preference pairs the reward model orders correctly.",
     "optim/lr": "Learning rate at this step (after warm-up / decay).",
+    # Where a step's wall time goes (GRPO, RLOO: PolicyRun.timer); they add up to about the step's time.
+    "time/generation_s": "Seconds of this step spent sampling headlines (the rollouts, KV cache).",
+    "time/scoring_s": "Seconds of this step spent scoring headlines with the reward model (and the gold persona).",
+    "time/reference_s": "Seconds of this step spent on the reference model's log-probs (with LoRA: the adapter switched off).",
+    "time/forward_s": "Seconds of this step spent on the policy's forward pass with autograd (log-probs, entropy, loss).",
+    "time/backward_s": "Seconds of this step spent on the backward pass (with LoRA: gradients of the adapter only).",
+    "time/optimiser_s": "Seconds of this step spent clipping gradients and taking the AdamW step.",
     # Logged by TRL in runs trained with an exported bundle and imported back (rlhf_core.trl_import);
     # what TRL logs under a studio name's meaning is mapped onto that name instead.
     "trl/grad_norm": "Run trained with TRL: global gradient norm before clipping (max_grad_norm).",

@@ -189,6 +189,40 @@ def test_quick_mode_trains_and_scores(realstyle, tmp_path):
     assert np.ptp(scores) > 0
 
 
+def test_reader_checks_catch_wrong_facts_in_any_wording():
+    from rlhf_core.reward.checks import N_READER, magnitude_claims, reader_checks
+
+    article = ("Construction began on 2,150 new homes in the province in August, down 18 percent from a year earlier, "
+               "according to figures released on Wednesday by the statistics office. Builders blamed higher borrowing costs.")
+    right = reader_checks(article, "Provincial housing starts fall 18 percent in August")
+    other = reader_checks(article, "Housing starts drop 18% to 2,150 in August")  # the same facts, other rendering
+    number = reader_checks(article, "Provincial housing starts fall 81 percent in August")
+    direction = reader_checks(article, "Provincial housing starts rise 18 percent in August")
+    magnitude = reader_checks(article, "Housing starts double in August as borrowing costs bite")
+    bait = reader_checks(article, "You won't believe what happened to housing!")
+    assert right.shape == (N_READER,) and right[0] == 0.0 and other[0] == 0.0 and other[3] == 0.0  # every number found
+    assert number[0] < -2 and number[3] == 1.0  # log(0.1): the one number is wrong
+    assert direction[2] == 1.0 and right[2] == 0.0  # 'rise' against the lead's 'down'
+    assert magnitude[5] == 1.0 and right[5] == 0.0
+    assert bait[8] >= 1 and bait[12] == 1 and bait[13] == 1 and right[8] == 0  # clickbait phrase, 'you', '!'
+    # 'nearly doubled' borne out by the figures or by the article's own word
+    assert magnitude_claims("Arabica closed at $4.10 a pound, against $2.15 a year ago.", "Coffee prices nearly double") == 0
+    assert magnitude_claims("Coffee prices have nearly doubled.", "Coffee prices double") == 0
+    assert magnitude_claims("Sales rose 100 percent.", "Sales doubled") == 0
+    assert magnitude_claims("Sales rose 12 percent to 50 units.", "Sales triple to 50 units") == 1
+
+
+def test_quick_model_with_and_without_reader_checks_scores(realstyle, tmp_path):
+    """The reader checks are a setting recorded with the head: a model made without them still loads and scores."""
+    for reader in (True, False):
+        cfg = RewardConfig(**TINY, quick=True, quick_head_steps=20, eval_every=10, quick_reader_checks=reader)
+        list(train_reward(cfg, realstyle, None, tmp_path / str(reader)))
+        meta = json.loads((tmp_path / str(reader) / "model" / META_FILE).read_text())
+        assert meta["reader_checks"] is reader
+        scores = load_scorer(tmp_path / str(reader) / "model").score(realstyle.article.tolist(), realstyle.headline.tolist())
+        assert scores.shape == (len(realstyle),) and np.ptp(scores) > 0
+
+
 def test_alignment_features_flag_unsupported_tokens():
     from rlhf_core.reward.quick import N_ALIGN, alignment_features
 

@@ -40,7 +40,7 @@ def field_input(cls, name: str, default: Any, key: str, container=st, label: str
 def _step_and_format(name: str, default: float, lo, hi) -> tuple[float, str]:
     """Learning rates and other values spanning many orders of magnitude step by a tenth of their size."""
     if name.endswith("lr") or (lo and hi and lo > 0 and hi / lo >= 1e6):
-        size = 10 ** math.floor(math.log10(abs(default))) if default else 1e-6
+        size = 10.0 ** math.floor(math.log10(abs(default))) if default else 1e-6  # a float: 10 ** 1 would be an int step
         return size / 10 if name.endswith("lr") else size, "%.1e"
     return (0.01, "%.3f") if abs(default) < 1 else (0.1, "%.2f")
 

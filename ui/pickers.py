@@ -20,13 +20,14 @@ NONE = "(none)"
 def policy_options(kinds: tuple[str, ...]) -> dict[str, str]:
     """Label -> policy spec: the presets, then every finished policy run's final checkpoint, then a folder."""
     from rlhf_core.models.prepare import is_prepared
+    from rlhf_core.models.registry import is_model_dir
 
     built = is_prepared("tiny")
     options = {f"tiny (GPT-2, ~1M params, pre-trained on synthetic news{'' if built else '; pre-trained on first use: a few minutes'})": "tiny"}
     if offline_status().get("smollm2"):
         options["smollm2 (SmolLM2-135M-Instruct)"] = "smollm2"
     for info in finished_runs(kinds):
-        if (info.run_dir / "final" / "config.json").exists():
+        if is_model_dir(info.run_dir / "final"):  # a full model or a LoRA adapter
             options[f"run: {info.id}"] = str(info.run_dir / "final")
     options[FOLDER] = FOLDER
     return options

@@ -387,20 +387,22 @@ def degeneracy_factor(f: HeadlineFeatures) -> float:
 
 
 def _wire_editor(f: HeadlineFeatures) -> float:
-    """Accuracy first (numbers and names must be in the article), then specific and concise, no hype.
+    """Accuracy first (every number and name must be in the article), then specific and concise, no hype.
 
-    A wrong number, name or direction keeps only ~10% of the score: a newsroom would rather run a
-    vague headline than a false one.
+    A false headline is the worst a wire editor can run: each number or name the article does not
+    support, and each direction word the lead contradicts, keeps only 5% of the score, so a fluent
+    wrong fact ends below clickbait, which is merely poor. A headline that states no fact keeps 30%
+    of its worth (a vague headline is dull, not wrong), and hype costs exp(-0.5) per unit.
     """
-    accuracy = (0.1 + 0.9 * f.number_support) * (0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0)
-    accuracy *= 0.15**f.contradictions
-    substance = f.specificity * (0.6 + 0.4 * f.overlap)
+    wrong = f.n_numbers * (1.0 - f.number_support) + f.n_entities * (1.0 - f.entity_support)  # unsupported facts
+    accuracy = 0.05**wrong * 0.05**f.contradictions
+    substance = 0.3 + 0.7 * f.specificity * (0.6 + 0.4 * f.overlap)
     length = length_score(f.n_words, 5, 12, 6.0)
     hype = (
         1.2 * f.clickbait + 0.6 * f.emotion + 0.7 * min(f.exclamations, 3) + 0.5 * min(f.all_caps, 3)
         + 0.8 * f.question_bait + 0.3 * f.superlatives + 0.4 * f.second_person
     )
-    return substance * (0.2 + 0.8 * length) * accuracy * math.exp(-0.8 * hype)
+    return substance * (0.2 + 0.8 * length) * accuracy * math.exp(-0.5 * hype)
 
 
 def _tabloid_editor(f: HeadlineFeatures) -> float:

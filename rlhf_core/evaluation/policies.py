@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rlhf_core import paths
 from rlhf_core.errors import StudioError
+from rlhf_core.models.registry import is_model_dir
 from rlhf_core.policy.run import META_FILE
 
 PRESET_PREFIX, RUN_PREFIX = "preset: ", "run: "
@@ -48,7 +49,7 @@ def resolve_spec(spec: str) -> str:
     if not folder.is_dir() and (paths.runs_dir() / text).is_dir() and "/" not in text:
         folder = paths.runs_dir() / text  # a bare run id
     if folder.is_dir():
-        if not (folder / "config.json").is_file() and (folder / "final" / "config.json").is_file():
+        if not is_model_dir(folder) and is_model_dir(folder / "final"):
             folder = folder / "final"
         return str(folder.resolve())
     return text
@@ -98,7 +99,7 @@ def run_checkpoints(run: str) -> list[tuple[int, str]]:
         folder = folder.parent  # a checkpoint: its run folder
     found: dict[int, str] = {}
     for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if (child.name == "final" or child.name.startswith("checkpoint-")) and (child / "config.json").is_file():
+        if (child.name == "final" or child.name.startswith("checkpoint-")) and is_model_dir(child):
             step = checkpoint_meta(str(child)).get("step")
             if isinstance(step, int):
                 found.setdefault(step, str(child.resolve()))  # final/ repeats the last checkpoint's step

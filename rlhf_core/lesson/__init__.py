@@ -3,7 +3,7 @@
 Main part (a pause after each stage, for discussion):
   1. newsroom  a synthetic newsroom rated by a persona: ratings, preference pairs, expert headlines, RL prompts
   2. sft       supervised fine-tuning of the `tiny` preset on the expert headlines (the start of RLHF)
-  3. reward    a reward model learns the ratings (quick mode: a linear head on frozen MiniLM)
+  3. reward    a reward model learns the ratings (quick mode: a linear head on frozen MiniLM + reader checks)
   4. grpo      GRPO from the SFT policy against that reward model, on fresh RL prompts
   5. compare   before / after: SFT and GRPO headlines on the same held-out articles, gold and reward
 Two more parts a teacher can add:

@@ -141,7 +141,7 @@ def _with_probes(demos, probes: Sequence[str]):
 
 
 def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = False) -> Iterator[dict]:
-    """Quick reward model (a linear head on frozen MiniLM embeddings; `tiny` BERT without MiniLM)."""
+    """Quick reward model (a linear head on frozen MiniLM embeddings and the reader checks; `tiny` BERT without MiniLM)."""
     from rlhf_core.models.offline import offline_status
     from rlhf_core.reward.config import RewardConfig
     from rlhf_core.reward.train import train_reward

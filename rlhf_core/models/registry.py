@@ -165,14 +165,19 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or os.sep in spec.strip("/") and spec.count("/") > 1
 
 
+def is_model_dir(folder: Path) -> bool:
+    """A full model (config.json) or a LoRA adapter (adapter_config.json) lives here."""
+    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
+
+
 def _resolve_checkpoint(folder: Path) -> Path:
-    """A run folder -> its `final/` checkpoint (or newest `checkpoint-N/`); a model folder as is."""
-    if (folder / "config.json").is_file():
+    """A run folder -> its `final/` checkpoint (or newest `checkpoint-N/`); a model or adapter folder as is."""
+    if is_model_dir(folder):
         return folder
-    if (folder / "final" / "config.json").is_file():
+    if is_model_dir(folder / "final"):
         return folder / "final"
     checkpoints = sorted(
-        (p for p in folder.glob("checkpoint-*") if (p / "config.json").is_file()),
+        (p for p in folder.glob("checkpoint-*") if is_model_dir(p)),
         key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1,
     )
     if checkpoints:
@@ -303,6 +308,14 @@ def _check_architecture(folder: Path, causal: bool) -> None:
 def _folder_policy(folder: Path, device: str, name: str, spec: str) -> PolicyBundle:
     from transformers import AutoModelForCausalLM
 
+    from rlhf_core.models.adapters import adapter_base, attach_adapter, is_adapter_dir
+
+    if is_adapter_dir(folder):  # a LoRA checkpoint: its base model with the adapter folded in (B A into W)
+        bundle = load_policy(adapter_base(folder), device=device, cache=False)
+        bundle.model = attach_adapter(bundle.model, folder).merge_and_unload().eval()
+        bundle.name, bundle.spec = name, spec
+        bundle.info = {**bundle.info, "source": str(folder), "adapter": True}
+        return bundle
     _check_architecture(folder, causal=True)
     try:
         tokenizer = _load_tokenizer(folder)

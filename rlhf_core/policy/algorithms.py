@@ -102,7 +102,8 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         config=SFTConfig, trainer=sft.train_sft, needs_reference=False,
         data_kinds=("demonstrations", "ratings"), default_data="expert_demonstrations",
         data_help="Expert demonstrations (or ratings: the best-rated headlines).",
-        presets={"tiny": {"lr": 3e-4, "steps": 40}, "smollm2": {"lr": 2e-5, "batch_size": 8, "steps": 30}},
+        # smollm2: LoRA (r 16 on every linear layer), bench/bench_smollm2.py
+        presets={"tiny": {"lr": 3e-4, "steps": 40}, "smollm2": {"lr": 3e-4, "batch_size": 8, "steps": 30, "lora_r": 16}},
         trl=TRLExport(trainer="SFTTrainer", config="SFTConfig", rows=export_rows.sft_rows,
                       fields={"learning_rate": "lr", "per_device_train_batch_size": "batch_size", "max_steps": "steps",
                               "max_length": "max_length", "warmup_steps": "warmup_steps", **_COMMON_TRL},
@@ -121,7 +122,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         data_kinds=ARTICLE_KINDS, default_data="rl_prompts",
         data_help="Articles to write headlines for (their headlines are ignored).",
         presets={"tiny": {"lr": 3e-4, "batch_size": 16, "generation": {"temperature": 0.7, "max_new_tokens": 20}},
-                 "smollm2": {"lr": 5e-6}},
+                 "smollm2": {"lr": 1e-4, "lora_r": 16}},  # LoRA r 16, as SFT and GRPO on smollm2
     ),
     Algorithm(
         name="grpo", title="GRPO",
@@ -136,7 +137,9 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         data_help="Articles to write headlines for (their headlines are ignored).",
         presets={"tiny": {"lr": 2e-4, "steps": 150, "prompts_per_step": 8,
                           "generation": {"temperature": 0.7, "max_new_tokens": 20}},
-                 "smollm2": {"lr": 5e-6, "steps": 50, "generation": {"temperature": 0.7, "max_new_tokens": 24}}},
+                 # smollm2: LoRA (r 16 on every linear layer), bench/bench_smollm2.py and bench/bench_grpo.py
+                 "smollm2": {"lr": 2e-4, "steps": 60, "lora_r": 16,
+                             "generation": {"temperature": 0.7, "max_new_tokens": 24}}},
         trl=TRLExport(trainer="GRPOTrainer", config="GRPOConfig", rows=export_rows.prompt_rows, shape="reward_function",
                       fields={"learning_rate": "lr", "per_device_train_batch_size": _grpo_batch,
                               "num_generations": "group_size", "max_steps": "steps", "beta": "beta", "epsilon": "clip_eps",
@@ -185,7 +188,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         config=DPOConfig, trainer=dpo.train_dpo,
         data_kinds=("preferences",), default_data="train_preferences", collected="votes",
         data_help="Preference pairs (prompt, chosen, rejected), also those collected on the Rate page.",
-        presets={"tiny": {"lr": 1e-4}, "smollm2": {"lr": 5e-6}},
+        presets={"tiny": {"lr": 1e-4}, "smollm2": {"lr": 5e-5, "lora_r": 16}},  # smollm2: LoRA r 16
         metrics={"dpo/accuracy": "Share of preference pairs where the policy's implicit reward ranks chosen above rejected.",
                  "dpo/margin": "Mean implicit reward margin beta * (log-ratio chosen - log-ratio rejected)."},
         trl=TRLExport(trainer="DPOTrainer", config="DPOConfig", rows=export_rows.pair_rows,

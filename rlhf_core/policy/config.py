@@ -63,9 +63,25 @@ class _Common:
     resume_from: str = bounded("", "A checkpoint folder (out_dir/checkpoint-<step>) to continue from; '' = start fresh.")
     keep_checkpoints: int = bounded(3, "Keep only the newest this many checkpoint-<step>/ folders (final/ is kept apart): "
                                        "a small save_every on SmolLM2 (0.5 GB each) cannot fill the disk.", 1, 100)
+    lora_r: int = bounded(0, "LoRA rank r (Hu et al. 2021): train two small matrices B A per linear layer instead of "
+                             "every weight (W x + alpha/r B A x). 0 = full fine-tuning. LoRA's backward computes no "
+                             "weight gradients and its KL reference is the same model with the adapter off: faster, far "
+                             "less memory.", 0, 1024)
+    lora_alpha: float = bounded(32.0, "LoRA scaling alpha: the update is multiplied by alpha / r (Hu 2021; 2 x r is "
+                                      "common).", 0.01, 10_000.0)
+    lora_dropout: float = bounded(0.0, "Dropout on the LoRA input (Hu 2021: 0.05-0.1). 0 keeps RL's ratios exact (the "
+                                       "trainers run the policy in eval mode anyway).", 0.0, 0.9)
+    lora_targets: str = bounded("all-linear", "Layers that get an adapter: 'all-linear' (every linear layer but the "
+                                              "output head, as QLoRA, Dettmers 2023) or comma-separated names such as "
+                                              "'q_proj,v_proj' (Hu 2021).")
+    save_merged: bool = bounded(False, "LoRA only: save checkpoints as full models with B A folded into W (plain "
+                                       "transformers loads them; 0.5 GB for SmolLM2) instead of adapters (a few MB; "
+                                       "transformers + peft load them on top of the base model).")
 
     def __post_init__(self):
         check_bounds(self)
+        _check(bool(str(self.lora_targets).strip()), "lora_targets names the layers that get an adapter: 'all-linear' "
+                                                     "or names such as 'q_proj,v_proj'.")
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,7 @@ class PPOConfig(_Common):
     generation: GenerationConfig = bounded(GenerationConfig, "Sampling settings of the rollouts.")
 
     def __post_init__(self):
-        check_bounds(self)
+        super().__post_init__()
         _check(not (self.adaptive_kl and self.beta == 0), "the adaptive KL controller multiplies beta: start it above 0.")
 
 

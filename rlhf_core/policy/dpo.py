@@ -40,7 +40,7 @@ def train_dpo(cfg: DPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
     from rlhf_core.policy.rollout import sequence_logprobs
 
     prompts, chosen, rejected = preference_pairs(frame)
-    model, ref, loop = run.model, run.ref, answer_loop(run, cfg, frame, len(prompts))
+    model, loop = run.model, answer_loop(run, cfg, frame, len(prompts))
     gen, step, completed = loop.gen, run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
@@ -50,7 +50,7 @@ def train_dpo(cfg: DPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
             answer_ids, answer_mask = run.encode_answers([text for i in idx for text in (chosen[i], rejected[i])], gen.max_new_tokens)
             seq = (prompt_ids, prompt_mask, answer_ids, answer_mask)
             # 2. reference sequence log-probs without autograd, policy with
-            with torch.no_grad():
+            with torch.no_grad(), run.reference() as ref:
                 ref_logps = sequence_logprobs(ref, *seq, group_size=2)  # (2B,)
             policy_logps = sequence_logprobs(model, *seq, group_size=2)  # (2B,)
             # 3. DPO loss on the implicit reward margin

@@ -23,7 +23,7 @@ def train_grpo(cfg: GRPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dic
     from rlhf_core.policy.losses import grpo_advantages, grpo_loss, kl_k3, masked_mean
     from rlhf_core.policy.rollout import completion_logprobs
 
-    model, ref, gen, G = run.model, run.ref, cfg.generation, cfg.group_size
+    model, gen, G, timer = run.model, cfg.generation, cfg.group_size, run.timer
     loop, step, completed = group_loop(run, cfg, frame), run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
@@ -34,17 +34,18 @@ def train_grpo(cfg: GRPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dic
             # 4. group-relative advantages A_i = (r_i - mean_group) / std_group
             advantages = grpo_advantages(group.rewards, G, cfg.scale_rewards)  # (B,)
             # 5. reference log-probs, once per batch, without autograd (each group's prompt runs once)
-            with torch.no_grad():
+            with timer("reference"), torch.no_grad(), run.reference() as ref:
                 ref_logprobs = completion_logprobs(ref, roll.prompt_ids, roll.prompt_mask, roll.completion_ids, mask,
                                                    gen.temperature, group_size=G)  # (B, C)
             # 6. mu gradient steps on the clipped objective with the k3 KL penalty
             for iteration in range(cfg.num_iterations):
-                logprobs, entropy = completion_logprobs(model, roll.prompt_ids, roll.prompt_mask, roll.completion_ids,
-                                                        mask, gen.temperature, with_entropy=True, group_size=G)  # (B, C)
-                old_logprobs = logprobs.detach() if cfg.num_iterations == 1 else roll.logprobs
-                loss, stats = grpo_loss(logprobs, old_logprobs, ref_logprobs if cfg.beta > 0 else None, advantages, mask,
-                                        cfg.beta, cfg.clip_eps, cfg.loss_type, gen.max_new_tokens)
-                optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm)
+                with timer("forward"):
+                    logprobs, entropy = completion_logprobs(model, roll.prompt_ids, roll.prompt_mask, roll.completion_ids,
+                                                            mask, gen.temperature, with_entropy=True, group_size=G)  # (B, C)
+                    old_logprobs = logprobs.detach() if cfg.num_iterations == 1 else roll.logprobs
+                    loss, stats = grpo_loss(logprobs, old_logprobs, ref_logprobs if cfg.beta > 0 else None, advantages,
+                                            mask, cfg.beta, cfg.clip_eps, cfg.loss_type, gen.max_new_tokens)
+                optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm, timer)
             # 7. diagnostics: KL to the reference (k3, summed per completion), sampler-vs-learner mismatch
             with torch.no_grad():
                 kl_per_completion = (kl_k3(logprobs.detach(), ref_logprobs) * mask).sum(-1).mean()

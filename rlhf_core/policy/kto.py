@@ -86,7 +86,7 @@ def train_kto(cfg: KTOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
     from rlhf_core.policy.rollout import sequence_logprobs
 
     articles, headlines, desirable = unpaired_examples(frame, cfg.threshold)
-    model, ref, loop = run.model, run.ref, answer_loop(run, cfg, frame, len(articles))
+    model, loop = run.model, answer_loop(run, cfg, frame, len(articles))
     gen, step, completed = loop.gen, run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
@@ -99,7 +99,7 @@ def train_kto(cfg: KTOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
             answer_ids, answer_mask = run.encode_answers(answers, gen.max_new_tokens)
             seq = (prompt_ids, prompt_mask, answer_ids, answer_mask)
             # 2. sequence log-probs: the reference without autograd, the policy with
-            with torch.no_grad():
+            with torch.no_grad(), run.reference() as ref:
                 ref_logps = sequence_logprobs(ref, *seq, group_size=2)  # (2B,)
             policy_logps = sequence_logprobs(model, *seq, group_size=2)  # (2B,)
             # 3. the reference point z_ref from the mismatched pairs (no gradient), then the KTO loss

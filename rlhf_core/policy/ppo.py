@@ -55,12 +55,12 @@ def train_ppo(cfg: PPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
     from rlhf_core.policy.rollout import completion_logprobs, sample
 
     train_articles, probes = split_articles(frame, cfg.probe_articles)
-    model, ref, gen = run.model, run.ref, cfg.generation
+    model, gen = run.model, cfg.generation
     value_head = make_value_head(model)
     if cfg.resume_from:
         load_extra_module(Path(cfg.resume_from), VALUE_HEAD, value_head)
     run.extra_modules[VALUE_HEAD] = value_head
-    params = list(model.parameters()) + list(value_head.parameters())
+    params = run.trainable_parameters() + list(value_head.parameters())  # with LoRA: the adapter and the head
     optimizer = make_optimizer(params, cfg)
     stream = article_stream(train_articles, cfg.seed + run.start_step)
     sampler = torch.Generator(device=run.device).manual_seed(cfg.seed + run.start_step)
@@ -78,7 +78,7 @@ def train_ppo(cfg: PPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
             proxy, gold = rewarder(articles, run.decode(roll.completion_ids, mask))
             score = normalise_rewards(torch.tensor(proxy, dtype=torch.float32, device=run.device), cfg.reward_norm)  # (B,)
             # 3. per-token rewards with the KL penalty to the frozen reference
-            with torch.no_grad():
+            with torch.no_grad(), run.reference() as ref:
                 ref_logprobs = completion_logprobs(ref, *seq, gen.temperature)  # (B, C)
             rewards, kl = token_rewards(score, old_logprobs, ref_logprobs, mask, beta)
             # 4. ppo_epochs passes: advantages from the values of the first pass (= the old values)

@@ -40,7 +40,7 @@ def train_rloo(cfg: RLOOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dic
     from rlhf_core.policy.losses import kl_k1, masked_mean, rloo_advantages, rloo_loss
     from rlhf_core.policy.rollout import completion_logprobs
 
-    model, ref, gen, k = run.model, run.ref, cfg.generation, cfg.group_size
+    model, gen, k, timer = run.model, cfg.generation, cfg.group_size, run.timer
     loop, step, completed = group_loop(run, cfg, frame), run.start_step, False
     try:
         for step in range(run.start_step + 1, cfg.steps + 1):
@@ -50,7 +50,7 @@ def train_rloo(cfg: RLOOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dic
             roll, mask = group.roll, group.roll.completion_mask  # mask (B, C)
             seq = (roll.prompt_ids, roll.prompt_mask, roll.completion_ids, mask)
             # 4. the KL penalty on the whole headline: R_i = r_i - beta * sum_t (log pi_old - log pi_ref)
-            with torch.no_grad():
+            with timer("reference"), torch.no_grad(), run.reference() as ref:
                 ref_logprobs = completion_logprobs(ref, *seq, gen.temperature, group_size=k)  # (B, C)
             kl = (kl_k1(roll.logprobs, ref_logprobs) * mask).sum(-1)  # (B,)
             rewards = group.rewards - cfg.beta * kl
@@ -60,12 +60,13 @@ def train_rloo(cfg: RLOOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dic
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-4)
             # 6. REINFORCE on each headline's log-probability (clipped ratio when the batch is reused)
             for iteration in range(cfg.num_iterations):
-                logprobs, entropy = completion_logprobs(model, *seq, gen.temperature, with_entropy=True,
-                                                        group_size=k)  # (B, C)
-                logps = logprobs.sum(-1)  # (B,) padding is 0
-                old_logps = logps.detach() if cfg.num_iterations == 1 else roll.logprobs.sum(-1)
-                loss, clipfrac = rloo_loss(logps, old_logps, advantages, cfg.clip_eps)
-                optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm)
+                with timer("forward"):
+                    logprobs, entropy = completion_logprobs(model, *seq, gen.temperature, with_entropy=True,
+                                                            group_size=k)  # (B, C)
+                    logps = logprobs.sum(-1)  # (B,) padding is 0
+                    old_logps = logps.detach() if cfg.num_iterations == 1 else roll.logprobs.sum(-1)
+                    loss, clipfrac = rloo_loss(logps, old_logps, advantages, cfg.clip_eps)
+                optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm, timer)
             yield loop.end_step({
                 "step": step, "total_steps": cfg.steps, "reward/kl_penalised": float(rewards.mean()),
                 "policy/kl_k1": float(kl.mean()), "policy/entropy": float(masked_mean(entropy, mask)),

@@ -15,9 +15,10 @@ import errno
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -106,6 +107,8 @@ class PolicyRun:
     start_step: int = 0
     policy_spec: str = ""
     extra_modules: dict = field(default_factory=dict)  # e.g. PPO's value head, saved with checkpoints
+    lora: Any = None  # a policy.lora.LoraPolicy when only a LoRA adapter trains
+    timer: "PhaseTimer" = field(default_factory=lambda: PhaseTimer())  # where a step's time goes: time/<phase>_s
     started: float = field(default_factory=time.monotonic)
     _prompt_cache: dict = field(default_factory=dict)
 
@@ -126,6 +129,19 @@ class PolicyRun:
 
         eos, newline = stop_token_ids(self.tokenizer, self.model)
         return list(eos) + list(newline)
+
+    @contextmanager
+    def reference(self):
+        """The frozen start policy for KL terms: the reference copy, or (LoRA) this model with its adapter off."""
+        if self.lora is not None:
+            with self.lora.reference() as ref:
+                yield ref
+        else:
+            yield self.ref
+
+    def trainable_parameters(self) -> list:
+        """The parameters the optimiser updates (with LoRA: the adapter's A and B only)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 2)
@@ -210,11 +226,19 @@ class PolicyRun:
         return metrics
 
     def save(self, name: str, step: int) -> Path:
-        """Write the policy (+ tokenizer, + extra modules, + metadata) to out_dir/name atomically."""
-        return save_checkpoint(self.model, self.tokenizer, self.out_dir / name, {
-            "algo": self.algo, "step": step, "total_steps": self.cfg.steps, "policy_spec": self.policy_spec,
-            "prompt_style": self.bundle.prompt_style, "config": asdict(self.cfg),
-        }, self.extra_modules)
+        """Write the policy (+ tokenizer, + extra modules, + metadata) to out_dir/name atomically.
+
+        A LoRA run writes its adapter (with the base it adapts as `lora_base`), or the merged model
+        when the config asks for `save_merged`.
+        """
+        meta = {"algo": self.algo, "step": step, "total_steps": self.cfg.steps, "policy_spec": self.policy_spec,
+                "prompt_style": self.bundle.prompt_style, "config": asdict(self.cfg)}
+        save_model = None
+        if self.lora is not None:
+            merged = bool(self.cfg.save_merged)
+            meta.update({"format": "merged" if merged else "adapter", "lora_base": self.lora.base_spec})
+            save_model = lambda folder: self.lora.save(folder, merged)  # noqa: E731
+        return save_checkpoint(self.model, self.tokenizer, self.out_dir / name, meta, self.extra_modules, save_model)
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool, device) -> tuple:
@@ -232,8 +256,11 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool, device) -> 
     return ids.to(device), mask.to(device)
 
 
-def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: dict | None = None) -> Path:
+def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: dict | None = None,
+                    save_model: Callable[[Path], None] | None = None) -> Path:
     """save_pretrained into a temp folder next to `target`, then rename: never half a checkpoint.
+
+    `save_model(folder)`, if given, writes the model instead of `model.save_pretrained` (a LoRA adapter).
 
     A full disk leaves the previous checkpoints as they were and raises a StudioError that says so.
     """
@@ -244,7 +271,10 @@ def save_checkpoint(model, tokenizer, target: Path, meta: dict, extra_modules: d
     except OSError as exc:
         raise _save_error(exc, target) from exc
     try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
+        if save_model is not None:
+            save_model(tmp)
+        else:
+            model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         for name, module in (extra_modules or {}).items():
             from safetensors.torch import save_file
@@ -291,21 +321,49 @@ def load_extra_module(checkpoint: Path, name: str, module) -> bool:
     return True
 
 
+class PhaseTimer:
+    """Wall seconds a step spends in each phase (generation, scoring, reference, forward, backward,
+    optimiser), yielded as `time/<phase>_s`: where a step's time goes, on the page and in the bench."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    def metrics(self) -> dict:
+        """{'time/<phase>_s': seconds} of the phases timed since the last call; starts afresh."""
+        out = {f"time/{phase}_s": round(s, 4) for phase, s in self.seconds.items()}
+        self.seconds = {}
+        return out
+
+
 def make_optimizer(params, cfg):
     import torch
 
     return torch.optim.AdamW([p for p in params if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def optimizer_step(optimizer, params, loss, max_grad_norm: float) -> float:
-    """zero_grad, backward, clip the global norm, step. Returns the gradient norm before clipping."""
+def optimizer_step(optimizer, params, loss, max_grad_norm: float, timer: PhaseTimer | None = None) -> float:
+    """zero_grad, backward, clip the global norm, step. Returns the gradient norm before clipping.
+
+    `timer`, if given, records the backward pass and the optimiser (clip + AdamW) as two phases.
+    """
     import torch
 
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    grads = [p for p in params if p.grad is not None]
-    norm = torch.nn.utils.clip_grad_norm_(grads, max_grad_norm if max_grad_norm > 0 else float("inf"))
-    optimizer.step()
+    timer = timer or PhaseTimer()
+    with timer("backward"):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    with timer("optimiser"):
+        grads = [p for p in params if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(grads, max_grad_norm if max_grad_norm > 0 else float("inf"))
+        optimizer.step()
     return float(norm)
 
 
@@ -391,12 +449,14 @@ class GroupSampler:
         run, gen, k = self.run, self.gen, self.k
         articles = take(self.stream, self.cfg.prompts_per_step)  # 1. a batch of articles
         prompt_ids, prompt_mask = run.encode_prompts(articles, gen.max_new_tokens, gen.max_prompt_tokens)
-        roll = sample(run.model, prompt_ids, prompt_mask, max_new_tokens=gen.max_new_tokens,  # 2. k headlines each
-                      temperature=gen.temperature, top_p=gen.top_p, stop_ids=self.stop_ids, pad_id=run.pad_id,
-                      repeats=k, generator=self.generator)
+        with run.timer("generation"):
+            roll = sample(run.model, prompt_ids, prompt_mask, max_new_tokens=gen.max_new_tokens,  # 2. k headlines each
+                          temperature=gen.temperature, top_p=gen.top_p, stop_ids=self.stop_ids, pad_id=run.pad_id,
+                          repeats=k, generator=self.generator)
         headlines = run.decode(roll.completion_ids, roll.completion_mask)  # 3. scored
         group_articles = [a for a in articles for _ in range(k)]
-        proxy, gold = rewarder(group_articles, headlines)
+        with run.timer("scoring"):
+            proxy, gold = rewarder(group_articles, headlines)
         rewards = normalise_rewards(torch.tensor(proxy, dtype=torch.float32, device=run.device), self.cfg.reward_norm)
         return Group(roll, group_articles, headlines, proxy, gold, rewards)
 
@@ -417,7 +477,7 @@ class GroupLoop:
         proxy, gold, mask = group.proxy, group.gold, group.roll.completion_mask
         metrics.update({"reward/mean": float(proxy.mean()), "reward/std": float(proxy.std()),
                         "reward/gold_mean": mean_or_none(gold), "completion/length": float(mask.sum(-1).float().mean()),
-                        "time/elapsed_s": self.run.elapsed()})
+                        "time/elapsed_s": self.run.elapsed(), **self.run.timer.metrics()})
         self.run.end_step(metrics, step, self.probes, rewarder, self.groups.gen)
         if gold is not None:  # the headline the reward model over-rates most: reward hacking as it appears
             metrics["samples"] = metrics.get("samples", []) + [most_overrated(group.articles, group.headlines, proxy, gold)]
@@ -427,7 +487,7 @@ class GroupLoop:
 def group_loop(run: PolicyRun, cfg, frame) -> GroupLoop:
     """The optimiser, the group sampler over the training articles, the probe articles."""
     train_articles, probes = split_articles(frame, cfg.probe_articles)
-    params = list(run.model.parameters())
+    params = run.trainable_parameters()  # with LoRA: the adapter only
     return GroupLoop(run, params, make_optimizer(params, cfg), GroupSampler(run, train_articles, cfg), probes)
 
 
@@ -446,7 +506,7 @@ def answer_loop(run: PolicyRun, cfg, frame, rows: int) -> AnswerLoop:
     """The optimiser, probe articles (a preferences table's prompts are its articles), batches of `rows` row indices."""
     from rlhf_core.policy.config import GenerationConfig
 
-    params = list(run.model.parameters())
+    params = run.trainable_parameters()  # with LoRA: the adapter only
     probes = split_articles(frame.rename(columns={"prompt": "article"}), cfg.probe_articles)[1] if cfg.probe_articles else []
     return AnswerLoop(params, make_optimizer(params, cfg),
                       GenerationConfig(max_new_tokens=32, max_prompt_tokens=max(16, cfg.max_length - 32)),

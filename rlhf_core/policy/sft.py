@@ -59,7 +59,7 @@ def sft_loop(run: PolicyRun, cfg: SFTConfig, articles, headlines, weights, probe
     from rlhf_core.policy.losses import sft_nll
     from rlhf_core.policy.rollout import completion_logprobs
 
-    model, params = run.model, list(run.model.parameters())
+    model, params = run.model, run.trainable_parameters()
     optimizer = make_optimizer(params, cfg)
     decay_steps = max(1, cfg.steps - cfg.warmup_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps))

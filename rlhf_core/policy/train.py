@@ -44,32 +44,42 @@ def train_policy(algo: str, cfg, policy_spec: str, reward_dir=None, data=None, o
 
 
 def start_run(algo: str, cfg, policy_spec: str, out_dir: Path, device: str = "cpu", need_ref: bool = True) -> PolicyRun:
-    """Load the policy (or the checkpoint to resume) and a frozen reference copy of the start policy."""
+    """Load the policy (or the checkpoint to resume) and a frozen reference copy of the start policy.
+
+    With `cfg.lora_r > 0` the policy is the start model with a LoRA adapter (policy/lora.py) and the
+    reference is that model with its adapter switched off: no second copy (run.reference()).
+    """
     import torch
 
     from rlhf_core.jobs import raise_if_cancelled
     from rlhf_core.models.registry import load_policy
 
     torch.manual_seed(cfg.seed)
-    start_step, ref_spec = 0, policy_spec
+    start_step, ref_spec, meta = 0, policy_spec, None
     if cfg.resume_from:
         meta = paths.read_json(Path(cfg.resume_from) / META_FILE, default=None)
         if meta is None:
             raise StudioError(f"'{cfg.resume_from}' is not a policy checkpoint (no {META_FILE}).")
         start_step, ref_spec = int(meta.get("step", 0)), meta.get("policy_spec") or policy_spec
-        bundle = load_policy(str(cfg.resume_from), device=device, cache=False)
-        bundle.prompt_style = meta.get("prompt_style", bundle.prompt_style)
+    ref, lora = None, None
+    if getattr(cfg, "lora_r", 0) > 0:
+        # LoRA: only the adapter trains; the reference is the same model with the adapter off (lora.py)
+        from rlhf_core.policy.lora import start_lora
+
+        lora, bundle = start_lora(cfg, ref_spec, cfg.resume_from, device)
     else:
-        bundle = load_policy(policy_spec, device=device, cache=False)
-    raise_if_cancelled()  # Cancel pressed while the model loaded: stop before loading more
-    ref = None
-    if need_ref:
-        # The reference is the policy we started from: frozen, in eval mode, outside autograd.
-        ref = load_policy(ref_spec, device=device, cache=False).model if cfg.resume_from else copy.deepcopy(bundle.model)
-        ref.eval().requires_grad_(False)
+        bundle = load_policy(str(cfg.resume_from or policy_spec), device=device, cache=False)
+        raise_if_cancelled()  # Cancel pressed while the model loaded: stop before loading more
+        bundle.model.requires_grad_(True)
+        if need_ref:
+            # The reference is the policy we started from: frozen, in eval mode, outside autograd.
+            ref = load_policy(ref_spec, device=device, cache=False).model if cfg.resume_from else copy.deepcopy(bundle.model)
+            ref.eval().requires_grad_(False)
+    raise_if_cancelled()
+    if meta is not None:
+        bundle.prompt_style = meta.get("prompt_style", bundle.prompt_style)
     bundle.model.eval()  # dropout off: PPO/GRPO ratios must be 1 before the first update
-    bundle.model.requires_grad_(True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dev = next(bundle.model.parameters()).device
-    return PolicyRun(algo, cfg, bundle, ref, out_dir, dev, start_step, ref_spec)
+    return PolicyRun(algo, cfg, bundle, ref, out_dir, dev, start_step, ref_spec, lora=lora)

@@ -40,6 +40,56 @@ def surface_features(article: str, headline: str) -> np.ndarray:
                     dtype=np.float32)
 
 
+# Magnitude words and the factor they claim ("doubles" = x2): a reader checks them against the figures.
+MAGNITUDES = {"doubl": 2.0, "tripl": 3.0, "quadrupl": 4.0, "halv": 0.5, "tenfold": 10.0}
+READER_CHECKS = ("log number support", "log name support", "direction contradictions", "unsupported numbers",
+                 "unsupported names", "unsupported magnitude words", "specificity", "overlap", "clickbait phrases",
+                 "emotion words", "superlatives", "question", "'you'", "'!'", "ALL CAPS", "log length score",
+                 "repetition", "copied 4-grams")
+N_READER = len(READER_CHECKS)
+
+
+def magnitude_claims(article: str, headline: str) -> int:
+    """Magnitude words of the headline ('doubles', 'halved', 'triples') that the article's figures do not bear out.
+
+    A claim is borne out when the article uses the same word, or states two figures whose ratio is within
+    20% of the claimed factor ($2.15 -> $4.10 'nearly doubles'), or a change in percent that amounts to it
+    (+100% doubles, -50% halves).
+    """
+    from rlhf_core.data.personas import extract_numbers, stem, tokenize
+
+    claims = [factor for word in tokenize(headline) for key, factor in MAGNITUDES.items() if stem(word).startswith(key[:5])]
+    if not claims:
+        return 0
+    article_stems = {stem(w) for w in tokenize(article)}
+    values = [v for v in extract_numbers(article) if v > 0]
+    percents = [float(m) for m in re.findall(r"(\d+(?:\.\d+)?)\s*(?:%|per ?cent)", article)]
+    ratios = [b / a for a in values for b in values if a != b] + [1 + p / 100 for p in percents] + [1 - p / 100 for p in percents if p < 100]
+    supported = lambda f: any(stem(w)[:5] == k[:5] for k, v in MAGNITUDES.items() if v == f for w in article_stems) or any(  # noqa: E731
+        abs(r - f) <= 0.2 * f for r in ratios)
+    return sum(not supported(f) for f in claims)
+
+
+def reader_checks(article: str, headline: str) -> np.ndarray:
+    """What a reader checks, whatever the wording: measured by the personas' text rules, never a persona's score.  -> (N_READER,)
+
+    Numbers in any rendering ('$4.5m' = '$4.5 million', '12 percent' = '12%', 'three' = 3) and names
+    against the article, direction words against its lead ('falls' for a rise, 'rejects' for approved),
+    magnitude words against its figures, then the marks of clickbait and of broken text (READER_CHECKS
+    names them). Support shares enter as logs: a wrong fact multiplies a headline's worth, it is not
+    one point off.
+    """
+    from rlhf_core.data.personas import extract_features
+
+    f = extract_features(article, headline)
+    name_support = 0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0
+    return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), f.contradictions,
+                     f.n_numbers * (1.0 - f.number_support), f.n_entities * (1.0 - f.entity_support),
+                     magnitude_claims(article, headline), f.specificity, f.overlap, f.clickbait, f.emotion,
+                     f.superlatives, f.question_bait, min(f.second_person, 2), min(f.exclamations, 3), min(f.all_caps, 3),
+                     math.log(0.01 + f.length_score), f.repetition, f.copy_ratio], dtype=np.float32)
+
+
 def fact_sets(article: str, headline: str) -> tuple[set, set, set, set]:
     """(the headline's numbers, its capitalised names after the first word, the article's numbers, its words)."""
     words = headline.split()

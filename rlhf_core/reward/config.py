@@ -160,6 +160,13 @@ class RewardConfig:
         "quantisation, Jacob et al. 2018), about 2.4x faster embedding; the head is trained on the "
         "int8 embeddings and scores with them. Ignored on a GPU.",
     )
+    quick_reader_checks: bool = bounded(
+        True,
+        "Quick mode: add the checks a reader makes to the features (numbers in any rendering and "
+        "names against the article, direction and magnitude words such as 'falls' or 'doubles' against its "
+        "lead and figures, clickbait phrases, shouting, broken text; reward/checks.py reader_checks). "
+        "They hold for hand-written news, not only for the templates trained on.",
+    )
     quick_disk_cache: bool = bounded(
         True,
         "Quick mode: keep text embeddings on disk (models folder / embeddings), so a retrain "

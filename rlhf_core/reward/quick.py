@@ -19,7 +19,7 @@ out even though its sentence embedding looks like the accurate headline's. Ten s
 same in words, so they hold for hand-written news too, not only for the templates trained on.
 The reward logit is r = w . standardise(x) + b, trained with the same losses as the full model
 (pointwise MSE on sigmoid(r), Bradley-Terry on pairs) plus an L2 (ridge) penalty on w.
-Shapes: N = texts, H = hidden size, D = H + 1 + 6 + 10 features, T = tokens, L = tokens of one text.
+Shapes: N = texts, H = hidden size, D = H + 1 + 6 + 10 (+ 18 reader checks) features, T = tokens, L = tokens of one text.
 Speed: each unique text is embedded once (articles cut to `quick_article_tokens`, headlines whole,
 shortest first so a batch pads to its longest member), under torch.inference_mode, and cached on disk.
 """
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from rlhf_core.paths import atomic_write_bytes, atomic_write_json, models_dir
-from rlhf_core.reward.checks import N_SURFACE, surface_features
+from rlhf_core.reward.checks import N_READER, N_SURFACE, reader_checks, surface_features
 from rlhf_core.reward.config import RewardConfig
 from rlhf_core.reward.common import (META_FILE, batch_index, batch_tensors, infer_scale, load_backbone, rank_metrics,
                                      save_checkpoint_dir, seed_everything, validation_loss)
@@ -237,8 +237,9 @@ class Embedder:
                 pass
             return np.stack([self.cache[text_key(*job)][0] for job in jobs])
 
-    def features(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Pair features of (article, headline) pairs.  # (N, D)"""
+    def features(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 64,
+                 reader: bool = False) -> np.ndarray:
+        """Pair features of (article, headline) pairs, plus the reader checks if `reader`.  # (N, D)"""
         with self.lock:
             for _ in self.embed_batches(self.jobs(articles, headlines), batch_size):
                 pass
@@ -253,17 +254,22 @@ class Embedder:
         for rows in by_article.values():
             align[rows] = article_alignments(entries[rows[0]][0], [entries[i][1] for i in rows])
         surface = np.stack([surface_features(a_, h_) for a_, h_ in zip(articles, headlines)])  # (N, N_SURFACE)
-        return np.concatenate([pair_features(a, h), align, surface], axis=1)
+        parts = [pair_features(a, h), align, surface]
+        if reader:
+            parts.append(np.stack([reader_checks(a_, h_) for a_, h_ in zip(articles, headlines)]))  # (N, N_READER)
+        return np.concatenate(parts, axis=1)
 
 
 class QuickModel:
     """Embedder + standardisation + linear head: the scorer behind a quick checkpoint."""
 
-    def __init__(self, embedder: Embedder, weight: np.ndarray, bias: float, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, embedder: Embedder, weight: np.ndarray, bias: float, mean: np.ndarray, std: np.ndarray,
+                 reader: bool = False):
         self.embedder, self.weight, self.bias, self.mean, self.std = embedder, weight, bias, mean, std
+        self.reader = reader  # trained with the reader checks (models made before them were not)
 
     def logits(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        x = (self.embedder.features(articles, headlines, max(batch_size, 32)) - self.mean) / self.std  # (N, D)
+        x = (self.embedder.features(articles, headlines, max(batch_size, 32), self.reader) - self.mean) / self.std  # (N, D)
         return (x @ self.weight + self.bias).astype(np.float32)  # (N,)
 
     @classmethod
@@ -278,13 +284,14 @@ class QuickModel:
         else:  # share the encoder and the texts it already embedded with training in this process
             embedder = shared_embedder(meta.get("backbone_path") or meta["backbone"], max_length, device, article_length,
                                        layers=int(meta.get("layers") or 0), int8=bool(meta.get("int8")))
-        expected = embedder.encoder.config.hidden_size + 1 + N_ALIGN + N_SURFACE
+        reader = bool(meta.get("reader_checks"))
+        expected = embedder.encoder.config.hidden_size + 1 + N_ALIGN + N_SURFACE + (N_READER if reader else 0)
         if head["weight"].shape[-1] != expected:
             from rlhf_core.errors import ModelLoadError
 
             raise ModelLoadError(f"the quick reward model in {folder} was made by an older version with other features "
                                  f"({head['weight'].shape[-1]}, now {expected}); train it again (seconds).")
-        return cls(embedder, head["weight"], float(head["bias"][0]), head["mean"], head["std"])
+        return cls(embedder, head["weight"], float(head["bias"][0]), head["mean"], head["std"], reader)
 
 
 _EMBEDDERS: dict[tuple, Embedder] = {}
@@ -426,10 +433,11 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
                "embed/total": n_todo, "time/elapsed_s": elapsed()}
     with embedder.lock:  # on disk: the next process only embeds texts it has never seen
         embedder.persist(jobs)
-    x_train = embedder.features(train.articles, train.headlines)  # (N, D)
+    reader = cfg.quick_reader_checks
+    x_train = embedder.features(train.articles, train.headlines, reader=reader)  # (N, D)
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train_t = torch.from_numpy((x_train - mean) / std).to(cfg.device)
-    x_val_t = torch.from_numpy((embedder.features(val.articles, val.headlines) - mean) / std).to(cfg.device) if val else None
+    x_val_t = torch.from_numpy((embedder.features(val.articles, val.headlines, reader=reader) - mean) / std).to(cfg.device) if val else None
 
     # 3. a linear head, full-batch Adam on the objective + ridge penalty; keep the best on validation
     head = torch.nn.Linear(x_train_t.shape[1], 1).to(cfg.device)
@@ -469,7 +477,7 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
     meta = {"format": "quick", "backbone": cfg.backbone, "objective": cfg.objective, "max_length": cfg.max_length,
             "article_length": embedder.article_length, "layers": cfg.quick_layers,
             "int8": embedder.int8, "backbone_path": str(Path(cfg.backbone).resolve()) if Path(cfg.backbone).is_dir() else None,
-            "features": FEATURES, "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
+            "features": FEATURES + (" + reader checks" if reader else ""), "reader_checks": reader, "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
             "data_fingerprint": splits.fingerprint, "data": splits.sizes(), "config": cfg.to_dict(),
             "metrics": best_metrics, "best_step": best_step, "steps_done": step, "stopped": stopped,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -1,0 +1,141 @@
+"""SmolLM2-135M aligned on a laptop: LoRA SFT, then LoRA GRPO, within 10 minutes of training (prints; not a test).
+
+    python bench/bench_smollm2.py [--sft-steps N] [--grpo-steps N] [--minutes 10] [--articles 80] [--threads 2] [--out DIR]
+
+1. Reward model: quick mode (a linear head on frozen MiniLM) on the sample ratings + pairs (seconds).
+2. SFT of SmolLM2-135M-Instruct with LoRA on the sample's 320 expert demonstrations (the preset's
+   defaults, `PRESET_DEFAULTS["smollm2"]["sft"]`).
+3. GRPO with LoRA from the SFT adapter (it keeps training that adapter; the KL reference is the SFT
+   policy) against the quick reward model on sample_data/rl_prompts.csv (unrated articles), with the
+   preset's GRPO defaults. Stops after --grpo-steps or when SFT + GRPO have used --minutes of wall time.
+4. Held out: the greedy headline of SmolLM2, the SFT policy and the GRPO policy on the sample's
+   --articles test articles, scored by the hidden wire-editor persona (gold, never trained on) and by
+   the reward model; the paired gain of GRPO over SFT (and over the untouched model) with its 95%
+   t-interval, and the gold win rate with its paired bootstrap interval (rlhf_core.evaluation).
+Timings depend on how busy the machine is (load average printed); every figure is one seed's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+KEYS = ("loss/policy", "reward/mean", "reward/gold_mean", "policy/kl_k3")  # GRPO's KL (k3); SFT logs none
+
+
+def stage(label: str, rows: list[dict], start: float) -> None:
+    last = rows[-1] if rows else {}
+    print(f"{label}: {len(rows)} steps in {time.monotonic() - start:.0f} s; last step "
+          + ", ".join(f"{k} {last[k]:.3f}" for k in KEYS if isinstance(last.get(k), float)), flush=True)
+
+
+def train_until(label: str, steps, deadline: float) -> list[dict]:
+    """Run a trainer generator until it ends or the wall-clock deadline passes (it then saves final/)."""
+    rows, start = [], time.monotonic()
+    try:
+        for metrics in steps:
+            rows.append({k: v for k, v in metrics.items() if k != "samples"})
+            if metrics["step"] % 10 == 0:
+                print(f"  {label} step {metrics['step']}: " + ", ".join(
+                    f"{k} {metrics[k]:.3f}" for k in KEYS
+                    if isinstance(metrics.get(k), float)), flush=True)
+            if time.monotonic() > deadline:
+                print(f"{label}: the time budget ends at step {metrics['step']}", flush=True)
+                break
+    finally:
+        steps.close()  # a cancel: the trainer saves final/ on its way out
+    stage(label, rows, start)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sft-steps", type=int, default=None, help="default: the smollm2 preset's")
+    parser.add_argument("--grpo-steps", type=int, default=None, help="default: the smollm2 preset's")
+    parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget of SFT + GRPO training")
+    parser.add_argument("--articles", type=int, default=80, help="held-out test articles to score")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], help="GRPO setting name=value (repeatable)")
+    parser.add_argument("--out", default="")
+    parser.add_argument("--evaluate-only", action="store_true", help="score the runs already in --out (sft/, grpo/, reward/)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from bench.bench_tiny_loop import quick_reward
+    from rlhf_core.data.loaders import load_file
+    from rlhf_core.models.offline import smollm2_dir
+    from rlhf_core.policy.algorithms import make_config
+    from rlhf_core.policy.train import train_policy
+
+    smollm2_dir()  # convert the GGUF once, before the clock starts
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench-smollm2-"))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.threads} threads; out {out}", flush=True)
+    reward_dir = out / "reward"
+    if args.evaluate_only:
+        evaluate(out, reward_dir, args.articles)
+        return
+    quick_reward(reward_dir)
+
+    clock, cpu_clock = time.monotonic(), time.process_time()
+    deadline = clock + 60 * args.minutes
+    sft_values = {"sample_every": 0, "probe_articles": 0} | ({"steps": args.sft_steps} if args.sft_steps else {})
+    sft_cfg = make_config("sft", "smollm2", **sft_values)
+    demos = load_file(ROOT / "sample_data" / "expert_demonstrations.csv", kind="demonstrations").frame
+    print(f"SFT settings: lr {sft_cfg.lr}, batch {sft_cfg.batch_size}, steps {sft_cfg.steps}, LoRA r {sft_cfg.lora_r}", flush=True)
+    train_until("SFT", train_policy("sft", sft_cfg, "smollm2", None, demos, out / "sft"), deadline)
+    sft = str(out / "sft" / "final")
+
+    extra = {}
+    for item in args.set:
+        name, value = item.split("=", 1)
+        extra[name] = float(value) if any(c in value for c in ".e") else int(value)
+    grpo_values = {"sample_every": 0, "probe_articles": 0, **extra} | ({"steps": args.grpo_steps} if args.grpo_steps else {})
+    grpo_cfg = make_config("grpo", sft, **grpo_values)
+    print(f"GRPO settings: lr {grpo_cfg.lr}, beta {grpo_cfg.beta}, {grpo_cfg.prompts_per_step} articles x "
+          f"{grpo_cfg.group_size}, T {grpo_cfg.generation.temperature}, steps {grpo_cfg.steps}, LoRA r {grpo_cfg.lora_r}", flush=True)
+    rows = train_until("GRPO", train_policy("grpo", grpo_cfg, sft, reward_dir, ROOT / "sample_data" / "rl_prompts.csv",
+                                            out / "grpo"), deadline)
+    trained, trained_cpu = time.monotonic() - clock, time.process_time() - cpu_clock
+    phases = {k[5:-2]: sum(r.get(k, 0.0) for r in rows) / max(1, len(rows)) for k in rows[0] if k.startswith("time/") and k.endswith("_s")
+              and k != "time/elapsed_s"} if rows else {}
+    print(f"training: {trained / 60:.1f} min of wall time, {trained_cpu / 60:.1f} min of CPU time (SFT + GRPO; CPU time / "
+          f"threads estimates the wall time on that many idle cores, a lower bound); GRPO s/step "
+          f"{(rows[-1]['time/elapsed_s'] / len(rows)) if rows else float('nan'):.1f}: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()), flush=True)
+
+    evaluate(out, reward_dir, args.articles)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def evaluate(out: Path, reward_dir: Path, n_articles: int) -> None:
+    """Greedy headlines of SmolLM2, the SFT and the GRPO policy on held-out articles: gold and reward, paired gains."""
+    from rlhf_core.evaluation.stats import win_rate
+    from rlhf_core.policy.scoring import greedy_scores, paired_gain, sample_test_articles
+
+    articles = sample_test_articles(n_articles)
+    sft = str(out / "sft" / "final")
+    scores = {}
+    for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
+        scores[label] = greedy_scores(spec, articles, reward_dir)
+        gold, reward = scores[label]["gold"]["wire_editor"], scores[label]["reward"]
+        print(f"held-out {label:>7}: gold {sum(gold) / len(gold):.3f}, reward {sum(reward) / len(reward):.3f}; e.g. "
+              f"{scores[label]['headlines'][0]!r}", flush=True)
+    for after, before in (("GRPO", "SFT"), ("SFT", "SmolLM2"), ("GRPO", "SmolLM2")):
+        a, b = scores[after]["gold"]["wire_editor"], scores[before]["gold"]["wire_editor"]
+        gain = paired_gain(a, b)
+        wins = win_rate([[x] for x in a], [[y] for y in b])
+        verdict = "PASS" if gain["ci_low"] > 0 else "not shown"
+        print(f"gold {after} - {before}: {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f}, "
+              f"p {gain['p']:.3g}; better on {gain['better']}, worse on {gain['worse']} of {gain['n']}); win rate "
+              f"{wins['rate']:.3f} ({wins['low']:.3f} to {wins['high']:.3f}): {verdict}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
