@@ -32,7 +32,7 @@ class LessonConfig:
     prompts_seed: int = _help(8, "Seed of the RL prompts (8: identical to sample_data/rl_prompts.csv).", 0, 10**6)
     sft_steps: int = _help(25, "SFT steps on the expert headlines (batch 16).", 1, 2000)
     sft_lr: float = _help(3e-4, "SFT learning rate on `tiny`.", 1e-6, 1e-2)
-    grpo_steps: int = _help(150, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
+    grpo_steps: int = _help(100, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
     grpo_lr: float = _help(2e-4, "GRPO learning rate on `tiny` (the papers' 1e-5 is for billion-parameter models).", 1e-6, 1e-2)
     beta: float = _help(0.04, "KL coefficient of the main GRPO run (DeepSeekMath's 0.04).", 0.0, 10.0)
     temperature: float = _help(0.7, "Sampling temperature of the RL rollouts.", 0.1, 2.0)

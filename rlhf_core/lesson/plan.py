@@ -139,15 +139,15 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
         before, after, reward_dir = sft_dir, output(runner, state, "grpo"), output(runner, state, "reward")
         return [(kind, base, lambda d: stages.before_after(cfg, before, after, reward_dir, d), label)]
     if key == "hacking":
-        reward_dir, prompts = output(runner, state, "hack_reward"), stages.training_articles(cfg.persona)
+        reward_dir = output(runner, state, "hack_reward")  # on the RL prompts, as the main run
         return [(kind, {**base, "algo": "grpo", "policy": sft_dir, "reward_dir": reward_dir, "beta": beta},
-                 _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona, prompts),
+                 _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona),
                  f"lesson: reward hacking, beta {beta:g}") for beta in (0.0, cfg.hack_beta)]
     if key == "personas":
         start_dir = output(runner, state, "generalist")
         rewards = {cfg.persona: output(runner, state, "reward"), cfg.rival_persona: output(runner, state, "rival_reward")}
         return [(kind, {**base, "algo": "grpo", "policy": start_dir, "reward_dir": reward_dir, "aligned_to": persona},
-                 _grpo_job(cfg, start_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona, None),
+                 _grpo_job(cfg, start_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona),
                  f"lesson: aligned to {persona}") for persona, reward_dir in rewards.items()]
     if key == "personas_table":
         folders = [folder / "final" for folder in run_dirs(runner, state, "personas")]
@@ -156,9 +156,9 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
     raise StudioError(f"unknown lesson stage '{key}'")
 
 
-def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona, prompts):
+def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona):
     """A make_iter for one GRPO run (a function, so each run of a group binds its own values)."""
-    return lambda d: stages.grpo(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona, prompts=prompts)
+    return lambda d: stages.grpo(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona)
 
 
 def submit(runner, state: dict, key: str) -> list[str]:

@@ -152,7 +152,7 @@ def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = F
 
 
 def grpo(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps: int, lr: float, beta: float,
-         persona: str, prompts=None) -> Iterator[dict]:
+         persona: str) -> Iterator[dict]:
     """GRPO from `start` against `reward_dir`, gold logged under `persona` (never trained on)."""
     from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.train import train_policy
@@ -160,17 +160,7 @@ def grpo(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps
     grpo_cfg = make_config("grpo", start, steps=steps, lr=lr, beta=beta, seed=cfg.seed, gold_persona=persona,
                            sample_every=10, probe_articles=cfg.probe_articles,
                            generation={"temperature": cfg.temperature})
-    yield from train_policy("grpo", grpo_cfg, start, reward_dir, rl_data(cfg.persona) if prompts is None else prompts, run_dir)
-
-
-def training_articles(persona: str):
-    """The rated training articles (320): a small prompt set a policy over-fits fast (the hacking part)."""
-    import pandas as pd
-
-    articles = sorted(set(table(persona, "train_ratings")["article"]))
-    held = held_out_articles(persona)
-    return pd.concat([pd.DataFrame({"article": articles, "split": "train"}),
-                      pd.DataFrame({"article": held, "split": "test"})], ignore_index=True)
+    yield from train_policy("grpo", grpo_cfg, start, reward_dir, rl_data(cfg.persona), run_dir)
 
 
 # ------------------------------------------------------------------------------------ evaluation
