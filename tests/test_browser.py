@@ -101,7 +101,7 @@ def test_class_lesson_from_home_to_the_final_table(server):
                 expect(button).to_be_visible(timeout=300_000)  # the stage before it has finished: a pause
                 full_screenshot(page, ARTIFACTS / f"lesson-before-{stage.key}.png")
                 button.click()
-            expect(page.get_by_text("Paired gain over 280 held-out articles")).to_be_visible(timeout=300_000)
+            expect(page.get_by_text("Paired gain over 200 held-out articles")).to_be_visible(timeout=300_000)
             expect(page.get_by_role("button", name="Part 2: reward hacking")).to_be_visible()
             full_screenshot(page, ARTIFACTS / "lesson-final-table.png")
         finally:

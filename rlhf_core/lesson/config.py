@@ -32,12 +32,12 @@ class LessonConfig:
     prompts_seed: int = _help(8, "Seed of the RL prompts (8: identical to sample_data/rl_prompts.csv).", 0, 10**6)
     sft_steps: int = _help(25, "SFT steps on the expert headlines (batch 16).", 1, 2000)
     sft_lr: float = _help(3e-4, "SFT learning rate on `tiny`.", 1e-6, 1e-2)
-    grpo_steps: int = _help(100, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
+    grpo_steps: int = _help(90, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
     grpo_lr: float = _help(2e-4, "GRPO learning rate on `tiny` (the papers' 1e-5 is for billion-parameter models).", 1e-6, 1e-2)
     beta: float = _help(0.04, "KL coefficient of the main GRPO run (DeepSeekMath's 0.04).", 0.0, 10.0)
     temperature: float = _help(0.7, "Sampling temperature of the RL rollouts.", 0.1, 2.0)
     probe_articles: int = _help(6, "Held-out articles shown before / after, headline by headline.", 1, 40)
-    fresh_articles: int = _help(200, "Fresh articles (generated for the evaluation only, never trained on) scored with the "
+    fresh_articles: int = _help(120, "Fresh articles (generated for the evaluation only, never trained on) scored with the "
                                      "newsroom's held-out fifth: more articles, a narrower interval on the gain.", 0, 5000)
     hack_steps: int = _help(150, "Steps of each reward-hacking run.", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
