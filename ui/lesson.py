@@ -136,10 +136,10 @@ def before_after_table(result: dict) -> None:
         "reward SFT → GRPO": [f"{b:.2f} → {a:.2f}" for b, a in zip(table["before_reward"], table["after_reward"])],
     })
     st.dataframe(table, hide_index=True, column_config={
-        "article": st.column_config.TextColumn(width="medium"),
-        "SFT headline": st.column_config.TextColumn(width="large"),
-        "GRPO headline": st.column_config.TextColumn(width="large"),
-        "SFT gold": st.column_config.NumberColumn(width="small"), "GRPO gold": st.column_config.NumberColumn(width="small")})
+        "article": st.column_config.TextColumn(width=100),  # pixels: all six columns fit a projector's 1400 px window
+        "SFT headline": st.column_config.TextColumn(width=285), "GRPO headline": st.column_config.TextColumn(width=285),
+        "SFT gold": st.column_config.NumberColumn(width=75), "GRPO gold": st.column_config.NumberColumn(width=80),
+        "reward SFT → GRPO": st.column_config.TextColumn(width=125)})
 
 
 def personas_grid(result: dict) -> None:
