@@ -114,7 +114,9 @@ def test_bundle_trains_on_two_cpu_processes_and_comes_back(algo, trl_venv, tiny_
                       str(model), reward_model=str(tiny_models["reward_model"]) if algo in ("grpo", "rloo") else "")
     # 2. the README's CPU line, two processes, 2 steps
     command = CPU_LAUNCH.split() + ["--max_steps", "2", "--per_device_train_batch_size", "2", *EXTRA_ARGS.get(algo, [])]
-    command[0] = str(trl_venv / "bin" / "accelerate")
+    # `accelerate` through the venv's python: with --system-site-packages the venv may hold no script of its own
+    # (peft, in requirements.txt, already installs accelerate system-wide)
+    command[0:1] = [str(trl_venv / "bin" / "python"), "-m", "accelerate.commands.accelerate_cli"]
     command[command.index("--num_processes"):command.index("--num_processes")] = ["--main_process_port", str(_free_port())]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "HF_DATASETS_CACHE": str(tmp_path / "hf_datasets"), "WANDB_DISABLED": "true"}
