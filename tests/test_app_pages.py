@@ -274,3 +274,13 @@ def test_rater_mode_shows_only_the_rate_page(monkeypatch):
     assert "Rate" in at.title[0].value
     assert "Your pipeline" not in [s.value for s in at.sidebar.subheader]
     assert not any(b.key in ("load_sample", "reward_start", "policy_start") for b in at.button)
+
+
+def test_the_sidebar_names_every_non_policy_job_by_what_it_does():
+    """A running job's badge links to its page; the SmolLM2 conversion and the lesson's data stages are not 'policy training'."""
+    from ui.sidebar import JOB_PAGES, page_exists
+
+    assert {"reward", "eval", "prepare", "lesson"} <= set(JOB_PAGES)
+    for page, label in JOB_PAGES.values():
+        assert page_exists(page), page
+        assert "policy training" not in label

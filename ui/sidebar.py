@@ -61,7 +61,9 @@ def page_exists(path: str) -> bool:
     return (Path(__file__).resolve().parent.parent / path).exists()
 
 
-JOB_PAGES = {"reward": ("pages/reward.py", "Reward model training"), "eval": ("pages/evaluate.py", "Evaluation")}
+JOB_PAGES = {"reward": ("pages/reward.py", "Reward model training"), "eval": ("pages/evaluate.py", "Evaluation"),
+             "prepare": ("pages/home.py", "Preparing the offline models"), "lesson": ("pages/lesson.py", "Class lesson")}
+# any other kind is a policy algorithm (sft, grpo, ...): "GRPO policy training" on the Policy page
 
 
 def render_sidebar() -> PipelineState:
