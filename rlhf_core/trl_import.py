@@ -2,7 +2,8 @@
 
 A bundle written by `rlhf_core.export` and run anywhere (`accelerate launch ... train.py`) leaves
 
-    output/final/                    the trained model (save_pretrained, safetensors)
+    output/final/                    the trained model (save_pretrained, safetensors; a LoRA run without
+                                     SAVE_MERGED leaves peft's adapter, folded into its base on import)
     output/trainer_state.json        TRL's log history: one dict per logged step, in TRL's metric names
     output/processes/rank-<i>.json   one record per process that took part (algo, world size, device)
 
@@ -87,17 +88,20 @@ def read_trl_output(path) -> dict:
     the newest checkpoint-N/ (a run stopped early); the log is output/trainer_state.json, else that
     checkpoint's.
     """
+    from rlhf_core.models.registry import is_model_dir
+
     folder = Path(str(path)).expanduser()
     if not folder.is_dir():
         raise StudioError(f"There is no folder {folder}.")
     output = folder / "output" if (folder / "output").is_dir() and not (folder / LOG_FILE).exists() else folder
     checkpoints = sorted((p for p in output.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
                          key=lambda p: int(p.name.split("-")[-1]))
-    model_dir = output / "final" if (output / "final" / "config.json").is_file() else (
-        checkpoints[-1] if checkpoints and (checkpoints[-1] / "config.json").is_file() else None)
+    # a full model (config.json) or, for a LoRA run saved without SAVE_MERGED, peft's adapter folder
+    model_dir = output / "final" if is_model_dir(output / "final") else (
+        checkpoints[-1] if checkpoints and is_model_dir(checkpoints[-1]) else None)
     if model_dir is None:
-        raise StudioError(f"{output} holds no trained model (no final/ or checkpoint-N/ with a config.json): "
-                          "give the output folder of a finished bundle run.")
+        raise StudioError(f"{output} holds no trained model (no final/ or checkpoint-N/ with a config.json or a LoRA "
+                          "adapter_config.json): give the output folder of a finished bundle run.")
     if not any(model_dir.glob("*.safetensors")):
         raise StudioError(f"{model_dir} has no safetensors weights; the studio loads no pickled weights.")
     state_file = output / LOG_FILE if (output / LOG_FILE).is_file() else model_dir / LOG_FILE
@@ -185,10 +189,17 @@ def import_trl_run(path, algo: str | None = None, name: str = "", runs_root=None
 def _policy_saver(found: dict, algo: str, model_id: str, studio: dict) -> Callable[[Path], Path]:
     """Load the policy with plain transformers now (a clear error before any run exists); the job writes
     it to run_dir/final the way the studio's policy trainers do (save_checkpoint, studio_policy.json)."""
+    from rlhf_core.models.adapters import adapter_base, is_adapter_dir
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.run import save_checkpoint
 
-    bundle = load_policy(str(found["model_dir"]), cache=False)
+    try:
+        bundle = load_policy(str(found["model_dir"]), cache=False)  # a LoRA adapter is folded into its base here
+    except StudioError as exc:
+        if not is_adapter_dir(found["model_dir"]):
+            raise
+        raise StudioError(f"{found['model_dir']} is a LoRA adapter on '{adapter_base(found['model_dir'])}', which this "
+                          f"machine cannot load ({exc}). Copy that model here, or export with SAVE_MERGED.") from exc
     meta = {"algo": algo, "step": found["global_step"], "total_steps": found["total_steps"], "policy_spec": model_id,
             "prompt_style": studio.get("prompt_style") or bundle.prompt_style, "config": studio.get("config") or {},
             "source": "trl"}

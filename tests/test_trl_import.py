@@ -230,3 +230,56 @@ def test_page_imports_a_trl_run_and_shows_it(tmp_path, page, make, run_key):
     assert run_id.startswith("dpo-" if make == "policy" else "reward-")
     past = at.dataframe[-1].value  # the "Past runs" table lists it
     assert run_id in list(past["run"])
+
+
+def test_a_lora_run_saved_as_an_adapter_is_folded_into_its_base(tmp_path):
+    """train.py without SAVE_MERGED leaves peft's adapter in output/final: the import folds it into the base
+    (MODEL_ID, here a local folder) and the imported policy computes what base + adapter compute."""
+    import peft
+    import torch
+
+    from rlhf_core.jobs import JobRunner
+    from rlhf_core.models.registry import load_policy
+    from rlhf_core.paths import runs_dir
+
+    base_dir = tmp_path / "base"
+    base = load_policy("tiny-init", cache=False)
+    base.model.save_pretrained(base_dir)
+    base.tokenizer.save_pretrained(base_dir)
+    torch.manual_seed(0)
+    lora = peft.LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM", init_lora_weights=False)
+    adapted = peft.get_peft_model(load_policy(str(base_dir), cache=False).model, lora)
+    output = tmp_path / "bundle" / "output"
+    adapted.save_pretrained(output / "final")  # adapter_config.json (base_model_name_or_path = base_dir) + adapter weights
+    base.tokenizer.save_pretrained(output / "final")
+    assert not (output / "final" / "config.json").exists()
+    _records(output, "dpo", DPO_LOG, 1, model_id=str(base_dir))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        expected = adapted(input_ids=ids).logits
+        plain = base.model(input_ids=ids).logits
+    assert not torch.allclose(expected, plain, atol=1e-4)  # the adapter changes the outputs
+
+    result = import_trl_run(output, algo="dpo")
+    info = JobRunner(runs_dir()).status(result["run_id"])
+    assert info.status == "succeeded" and (info.run_dir / "final" / "config.json").is_file()
+    imported = load_policy(str(info.run_dir / "final"), cache=False)
+    with torch.no_grad():
+        assert torch.allclose(imported.model(input_ids=ids).logits, expected, atol=1e-4)
+
+
+def test_an_adapter_on_a_model_this_machine_lacks_is_a_plain_error(tmp_path):
+    import peft
+
+    from rlhf_core.models.registry import load_policy
+
+    base = load_policy("tiny-init", cache=False)
+    adapted = peft.get_peft_model(base.model, peft.LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
+    output = tmp_path / "bundle" / "output"
+    adapted.save_pretrained(output / "final")
+    config = output / "final" / "adapter_config.json"
+    config.write_text(config.read_text().replace('"base_model_name_or_path": null', '"base_model_name_or_path": "/nowhere/model"'))
+    base.tokenizer.save_pretrained(output / "final")
+    _records(output, "sft", [{"loss": 1.0, "step": 1}], 1, model_id="/nowhere/model")
+    with pytest.raises(StudioError, match="LoRA adapter on '/nowhere/model'"):
+        import_trl_run(output, algo="sft")
