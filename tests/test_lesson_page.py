@@ -12,7 +12,8 @@ from rlhf_core.lesson import plan
 from rlhf_core.lesson.config import LessonConfig, part_stages
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-SMALL = dict(articles=50, prompts=60, fresh_articles=5, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2, probe_articles=2)
+SMALL = dict(articles=50, prompts=60, fresh_articles=5, sft_steps=2, grpo_steps=2, hack_steps=3, persona_steps=2,
+         generalist_steps=2, probe_articles=2)
 
 
 def lesson_page() -> AppTest:

@@ -42,7 +42,10 @@ class LessonConfig:
     hack_steps: int = _help(150, "Steps of each reward-hacking run.", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
     hack_beta: float = _help(0.3, "The sensible KL coefficient shown next to beta = 0.", 0.0, 10.0)
-    generalist_steps: int = _help(60, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
+    generalist_steps: int = _help(200, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
+    generalist_lr: float = _help(1e-3, "SFT learning rate of that start: high, so `tiny` (pre-trained on plain news "
+                                       "headlines) learns to write hooks too (at 3e-4 for 60 steps it wrote none in 192 "
+                                       "samples, and the tabloid's reward model had nothing to select).", 1e-6, 1e-2)
     persona_steps: int = _help(150, "Steps of each 'whose values?' run.", 1, 2000)
     threads: int = _help(1, "Torch CPU threads while a stage trains. 1: a second thread does not speed `tiny` up, and "
                             "one thread runs beside the app, a browser or another run without the slowdown two "

@@ -127,7 +127,7 @@ def generalist(cfg: LessonConfig, run_dir: Path) -> Iterator[dict]:
 
     every = table(cfg.persona, "train_ratings")[["article", "headline", "score"]]
     probes = held_out_articles(cfg.persona)[: cfg.probe_articles]
-    sft_cfg = make_config("sft", "tiny", steps=cfg.generalist_steps, lr=cfg.sft_lr, seed=cfg.seed, min_score=0.0,
+    sft_cfg = make_config("sft", "tiny", steps=cfg.generalist_steps, lr=cfg.generalist_lr, seed=cfg.seed, min_score=0.0,
                           gold_persona=cfg.persona, sample_every=10, probe_articles=cfg.probe_articles)
     yield from train_policy("sft", sft_cfg, "tiny", None, _with_probes(every, probes), run_dir)
 
