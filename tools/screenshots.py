@@ -96,6 +96,7 @@ def full_screenshot(page, path, width: int = 1400) -> None:
     old = page.viewport_size
     page.set_viewport_size({"width": width, "height": min(int(height) + 40, 8000)})
     wait_idle(page)
+    page.wait_for_timeout(1500)  # tables are drawn on a canvas after the resize: without the wait they come out blank
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     if old:
         page.set_viewport_size(old)
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true",
                         help="also train a quick tiny reward model and a short GRPO run, screenshotting the live charts")
     parser.add_argument("--lesson", action="store_true",
-                        help="click through the class lesson from Home: the main part, reward hacking, whose values (~10 min)")
+                        help="click through the class lesson from Home: the main part, reward hacking, whose values (~20 min)")
     parser.add_argument("--full-reward", action="store_true",
                         help="with --sample: train a full MiniLM reward model on the sample data (about 3 minutes)")
     parser.add_argument("--evaluate", action="store_true",

@@ -71,7 +71,8 @@ def draw_stage(key: str, run_ids: list[str]) -> None:
         st.caption(f"Saved as datasets: {', '.join(info.summary.get('datasets', []))}")
     elif key in ("sft", "generalist"):
         left, right = st.columns(2)
-        left.plotly_chart(metrics_figure(rows, ["loss/policy"], "Loss on the expert headlines"), key=f"lesson_{key}_loss")
+        title = "Loss on the expert headlines" if key == "sft" else "Loss on every rated headline"
+        left.plotly_chart(metrics_figure(rows, ["loss/policy"], title), key=f"lesson_{key}_loss")
         right.plotly_chart(metrics_figure(rows, ["reward/gold_mean"], "Gold of the probe headlines"), key=f"lesson_{key}_gold")
     elif key in ("reward", "hack_reward", "rival_reward"):
         summary = info.summary or {}
@@ -154,7 +155,10 @@ def personas_grid(result: dict) -> None:
     side = pd.DataFrame(result["headlines"])
     side = side[["article", *names]]
     side["article"] = side["article"].str.slice(0, 120) + "…"
-    st.dataframe(side.rename(columns={c: f"aligned to {c}" for c in side.columns if c != "article"}), hide_index=True)
+    headline = st.column_config.TextColumn(width=300)  # both headline columns fit a 1400 px window beside the article
+    st.dataframe(side.rename(columns={c: f"aligned to {c}" for c in side.columns if c != "article"}), hide_index=True,
+                 column_config={"article": st.column_config.TextColumn(width=320),
+                                **{f"aligned to {name}": headline for name in names}})
 
 
 def _fmt(value, pct: bool = False) -> str:
