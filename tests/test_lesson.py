@@ -168,6 +168,7 @@ def test_hacking_and_personas_parts_train_side_by_side():
 
 
 @pytest.mark.slow
+@pytest.mark.lesson_parts  # not in the default run: `python -m pytest -m lesson_parts`
 def test_each_policy_wins_under_its_own_editor():
     """The 'whose values?' 2 x 2 table: the wire-aligned policy scores higher than the tabloid-aligned one under
     the wire editor's gold, and the other way round under the tabloid editor's. Shrunk to ~4 min on 2 cores
