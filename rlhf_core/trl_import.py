@@ -189,17 +189,10 @@ def import_trl_run(path, algo: str | None = None, name: str = "", runs_root=None
 def _policy_saver(found: dict, algo: str, model_id: str, studio: dict) -> Callable[[Path], Path]:
     """Load the policy with plain transformers now (a clear error before any run exists); the job writes
     it to run_dir/final the way the studio's policy trainers do (save_checkpoint, studio_policy.json)."""
-    from rlhf_core.models.adapters import adapter_base, is_adapter_dir
     from rlhf_core.models.registry import load_policy
     from rlhf_core.policy.run import save_checkpoint
 
-    try:
-        bundle = load_policy(str(found["model_dir"]), cache=False)  # a LoRA adapter is folded into its base here
-    except StudioError as exc:
-        if not is_adapter_dir(found["model_dir"]):
-            raise
-        raise StudioError(f"{found['model_dir']} is a LoRA adapter on '{adapter_base(found['model_dir'])}', which this "
-                          f"machine cannot load ({exc}). Copy that model here, or export with SAVE_MERGED.") from exc
+    bundle = load_policy(str(found["model_dir"]), cache=False)  # a LoRA adapter is folded into its base here
     meta = {"algo": algo, "step": found["global_step"], "total_steps": found["total_steps"], "policy_spec": model_id,
             "prompt_style": studio.get("prompt_style") or bundle.prompt_style, "config": studio.get("config") or {},
             "source": "trl"}

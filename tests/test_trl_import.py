@@ -278,7 +278,7 @@ def test_an_adapter_on_a_model_this_machine_lacks_is_a_plain_error(tmp_path):
     output = tmp_path / "bundle" / "output"
     adapted.save_pretrained(output / "final")
     config = output / "final" / "adapter_config.json"
-    config.write_text(config.read_text().replace('"base_model_name_or_path": null', '"base_model_name_or_path": "/nowhere/model"'))
+    config.write_text(json.dumps({**json.loads(config.read_text()), "base_model_name_or_path": "/nowhere/model"}))
     base.tokenizer.save_pretrained(output / "final")
     _records(output, "sft", [{"loss": 1.0, "step": 1}], 1, model_id="/nowhere/model")
     with pytest.raises(StudioError, match="LoRA adapter on '/nowhere/model'"):

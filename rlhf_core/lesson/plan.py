@@ -129,7 +129,7 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
     if key in ("reward", "hack_reward", "rival_reward"):
         persona = cfg.rival_persona if key == "rival_reward" else cfg.persona
         return [(kind, {**base, "persona": persona}, lambda d: stages.reward_model(cfg, persona, d, blind=key == "hack_reward"), label)]
-    sft_dir = output(runner, state, "sft") if key in ("grpo", "compare", "hacking") else ""  # personas start elsewhere
+    sft_dir = output(runner, state, "sft") if "sft" in stage.needs else ""  # the personas part starts elsewhere
     if key == "grpo":
         reward_dir = output(runner, state, "reward")
         return [(kind, {**base, "algo": "grpo", "policy": sft_dir, "reward_dir": reward_dir},

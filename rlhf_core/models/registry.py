@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rlhf_core import paths
-from rlhf_core.errors import ModelLoadError
+from rlhf_core.errors import ModelLoadError, StudioError
 from rlhf_core.models.bundle import PolicyBundle
 
 POLICY_PRESETS: dict[str, str] = {
@@ -311,7 +311,12 @@ def _folder_policy(folder: Path, device: str, name: str, spec: str) -> PolicyBun
     from rlhf_core.models.adapters import adapter_base, attach_adapter, is_adapter_dir
 
     if is_adapter_dir(folder):  # a LoRA checkpoint: its base model with the adapter folded in (B A into W)
-        bundle = load_policy(adapter_base(folder), device=device, cache=False)
+        base = adapter_base(folder)
+        try:
+            bundle = load_policy(base, device=device, cache=False)
+        except StudioError as exc:
+            raise ModelLoadError(f"'{folder}' is a LoRA adapter on '{base}', which cannot be loaded here ({exc}). "
+                                 "Make that base model loadable here first, or use a merged checkpoint.") from exc
         bundle.model = attach_adapter(bundle.model, folder).merge_and_unload().eval()
         bundle.name, bundle.spec = name, spec
         bundle.info = {**bundle.info, "source": str(folder), "adapter": True}
