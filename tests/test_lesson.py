@@ -103,6 +103,7 @@ def test_the_tokenizer_trained_from_the_corpus_is_the_shipped_one():
 
 
 @pytest.mark.slow
+@pytest.mark.long  # not in the default run: `python -m pytest -m long`
 def test_rebuilding_tiny_from_its_recipe_matches_the_shipped_one(tmp_path, capsys):
     """`models build-tiny` (~7 min on 2 cores) gives held-out gold within 0.06 of the shipped preset's."""
     from rlhf_core.cli import main
@@ -162,13 +163,20 @@ def test_hacking_and_personas_parts_train_side_by_side():
     assert sorted(i.config["beta"] for i in hacking) == [0.0, 0.3] and all(i.kind == "grpo" for i in hacking)
     # lockstep: both runs were live at the same time (the second started before the first ended)
     assert hacking[1].started < hacking[0].finished
+    # the blind reward model: trained without broken headlines, and without the reader checks for broken text
+    from rlhf_core.reward.checks import BROKEN_TEXT_CHECKS
+    from rlhf_core.reward.scorer import META_FILE
+
+    blind = json.loads((Path(plan.output(runner, state, "hack_reward")) / META_FILE).read_text())
+    sighted = json.loads((Path(plan.output(runner, state, "reward")) / META_FILE).read_text())
+    assert blind["reader_left_out"] == ", ".join(BROKEN_TEXT_CHECKS) and sighted["reader_left_out"] == ""
     table = plan.result(runner, state, "personas_table")
     assert set(table["grid"]) == {"wire_editor", "tabloid_editor"} and set(table["wins"]) == set(table["grid"])
     assert len(table["headlines"]) == 2
 
 
 @pytest.mark.slow
-@pytest.mark.lesson_parts  # not in the default run: `python -m pytest -m lesson_parts`
+@pytest.mark.long  # not in the default run: `python -m pytest -m long`
 def test_each_policy_wins_under_its_own_editor():
     """The 'whose values?' 2 x 2 table: the wire-aligned policy scores higher than the tabloid-aligned one under
     the wire editor's gold, and the other way round under the tabloid editor's. Shrunk to ~4 min on 2 cores
