@@ -223,6 +223,31 @@ def test_quick_model_with_and_without_reader_checks_scores(realstyle, tmp_path):
         assert scores.shape == (len(realstyle),) and np.ptp(scores) > 0
 
 
+def test_a_blind_quick_model_is_unmoved_by_the_checks_it_left_out(realstyle, tmp_path):
+    """The lesson's blind reward model: the broken-text checks held at zero in training and in scoring (saved with the
+    head), so two headlines that differ only in what those checks measure get the same features from them."""
+    from rlhf_core.reward.checks import BROKEN_TEXT_CHECKS, READER_CHECKS
+    from rlhf_core.reward.quick import QuickModel
+
+    leave_out = ", ".join(BROKEN_TEXT_CHECKS)
+    cfg = RewardConfig(**TINY, quick=True, quick_head_steps=20, eval_every=10, quick_leave_out_checks=leave_out)
+    list(train_reward(cfg, realstyle, None, tmp_path))
+    meta = json.loads((tmp_path / "model" / META_FILE).read_text())
+    assert meta["reader_left_out"] == leave_out
+    model = QuickModel.load(tmp_path / "model", meta)
+    assert model.leave_out == leave_out
+    article, headline = realstyle.article.iloc[0], realstyle.headline.iloc[0]
+    broken = " ".join([headline] * 3)  # long and repetitive: every left-out check would see it
+    full = model.embedder.features([article] * 2, [headline, broken], reader=True)
+    blind = model.embedder.features([article] * 2, [headline, broken], reader=True, leave_out=leave_out)
+    tail = full.shape[1] - len(READER_CHECKS)
+    left = [tail + READER_CHECKS.index(n) for n in BROKEN_TEXT_CHECKS]
+    assert np.ptp(full[:, left], axis=0).max() > 0  # the full checks tell the two apart
+    assert np.all(blind[:, left] == 0) and np.array_equal(np.delete(blind, left, 1), np.delete(full, left, 1))
+    with pytest.raises(Exception, match="unknown reader check 'lenght'"):
+        RewardConfig(**TINY, quick=True, quick_leave_out_checks="lenght")
+
+
 def test_alignment_features_flag_unsupported_tokens():
     from rlhf_core.reward.quick import N_ALIGN, alignment_features
 

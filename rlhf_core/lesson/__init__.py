@@ -8,7 +8,8 @@ Main part (a pause after each stage, for discussion):
   5. compare   before / after: SFT and GRPO headlines on the same held-out articles, gold and reward
 Two more parts a teacher can add:
   hacking   beta = 0 next to a sensible beta, from the same start, against a reward model with a
-            blind spot (it never saw truncated or repetitive headlines): proxy up, gold down
+            blind spot (it never saw truncated or repetitive headlines, and has no check for broken
+            text): proxy up, gold down at beta = 0; the KL penalty keeps gold up
   personas  the same start aligned to wire_editor and to tabloid_editor ratings: whose values?
 
 Everything a stage makes is an ordinary dataset (named `lesson-...`) or run, so the other pages

@@ -39,7 +39,7 @@ class LessonConfig:
     probe_articles: int = _help(6, "Held-out articles shown before / after, headline by headline.", 1, 40)
     fresh_articles: int = _help(120, "Fresh articles (generated for the evaluation only, never trained on) scored with the "
                                      "newsroom's held-out fifth: more articles, a narrower interval on the gain.", 0, 5000)
-    hack_steps: int = _help(150, "Steps of each reward-hacking run.", 1, 2000)
+    hack_steps: int = _help(100, "Steps of each reward-hacking run (by 100, beta = 0 has found the blind spot).", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
     hack_beta: float = _help(0.3, "The sensible KL coefficient shown next to beta = 0.", 0.0, 10.0)
     generalist_steps: int = _help(200, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
@@ -112,8 +112,9 @@ STAGES: tuple[Stage, ...] = (
           "Nothing looks wrong yet: the reward model ranks normal headlines as well as before.",
           needs=("newsroom",), pause=False),
     Stage("hack_reward", "hacking", "7. Training the blind reward model",
-          "A quick reward model learns the ratings without the broken headlines.",
-          "Its scores for broken text are a guess: that is the hole a policy can find.",
+          "A quick reward model learns the ratings without the broken headlines, and without the checks a reader makes "
+          "for broken text (length, repetition, copied phrases).",
+          "It ranks normal headlines well; its scores for broken text are a guess: that is the hole a policy can find.",
           needs=("hack_data",), pause=False),
     Stage("hacking", "hacking", "8. Reward hacking",
           "Two GRPO runs from the same SFT model: one with no KL penalty (beta = 0), one with a sensible beta.",

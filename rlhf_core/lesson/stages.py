@@ -141,13 +141,19 @@ def _with_probes(demos, probes: Sequence[str]):
 
 
 def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = False) -> Iterator[dict]:
-    """Quick reward model (a linear head on frozen MiniLM embeddings and the reader checks; `tiny` BERT without MiniLM)."""
+    """Quick reward model (a linear head on frozen MiniLM embeddings and the reader checks; `tiny` BERT without MiniLM).
+
+    blind=True: trained on the ratings without broken headlines, and without the reader checks for broken text
+    (length, repetition, copied 4-grams): nothing in its data or its features tells it that broken text is bad.
+    """
     from rlhf_core.models.offline import offline_status
+    from rlhf_core.reward.checks import BROKEN_TEXT_CHECKS
     from rlhf_core.reward.config import RewardConfig
     from rlhf_core.reward.train import train_reward
 
     backbone = "minilm" if offline_status().get("minilm_installed") else "tiny"
-    rm_cfg = RewardConfig(backbone=backbone, objective="both", quick=True, seed=cfg.seed)
+    rm_cfg = RewardConfig(backbone=backbone, objective="both", quick=True, seed=cfg.seed,
+                          quick_leave_out_checks=", ".join(BROKEN_TEXT_CHECKS) if blind else "")
     yield from train_reward(rm_cfg, table(persona, "train_ratings", blind), table(persona, "train_preferences", blind), run_dir)
 
 

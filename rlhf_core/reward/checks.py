@@ -47,6 +47,18 @@ READER_CHECKS = ("log number support", "log name support", "direction contradict
                  "emotion words", "superlatives", "question", "'you'", "'!'", "ALL CAPS", "log length score",
                  "repetition", "copied 4-grams")
 N_READER = len(READER_CHECKS)
+BROKEN_TEXT_CHECKS = ("log length score", "repetition", "copied 4-grams")  # the lesson's blind reward model lacks these
+
+
+def check_columns(names: str) -> list[int]:
+    """Columns of READER_CHECKS named in a comma-separated list ('' -> none); an unknown name is a ConfigError."""
+    from rlhf_core.errors import ConfigError
+
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in READER_CHECKS]
+    if unknown:
+        raise ConfigError(f"unknown reader check {', '.join(map(repr, unknown))}: choose from {', '.join(READER_CHECKS)}.")
+    return [READER_CHECKS.index(n) for n in wanted]
 
 
 def magnitude_claims(article: str, headline: str) -> int:

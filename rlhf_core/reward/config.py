@@ -167,6 +167,13 @@ class RewardConfig:
         "lead and figures, clickbait phrases, shouting, broken text; reward/checks.py reader_checks). "
         "They hold for hand-written news, not only for the templates trained on.",
     )
+    quick_leave_out_checks: str = bounded(
+        "",
+        "Quick mode: reader checks left out (held at zero), comma-separated names from reward/checks.py "
+        "READER_CHECKS. Empty: all of them. The lesson's reward-hacking part leaves out the checks for "
+        "broken text ('log length score, repetition, copied 4-grams'), so its reward model is blind to "
+        "the one kind of headline its ratings never showed it.",
+    )
     quick_disk_cache: bool = bounded(
         True,
         "Quick mode: keep text embeddings on disk (models folder / embeddings), so a retrain "
@@ -183,6 +190,10 @@ class RewardConfig:
             raise ConfigError("Choose a backbone: 'minilm', 'tiny', a folder or a hub id.")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ConfigError("Give a positive number of epochs or of max steps.")
+        if self.quick_leave_out_checks:
+            from rlhf_core.reward.checks import check_columns
+
+            check_columns(self.quick_leave_out_checks)
         if self.center_rewards_coef > 0 and self.objective == "pointwise":
             raise ConfigError("Reward centring applies to the pairwise loss; choose 'pairwise' or 'both', or set it to 0.")
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from rlhf_core.paths import atomic_write_bytes, atomic_write_json, models_dir
-from rlhf_core.reward.checks import N_READER, N_SURFACE, reader_checks, surface_features
+from rlhf_core.reward.checks import N_READER, N_SURFACE, check_columns, reader_checks, surface_features
 from rlhf_core.reward.config import RewardConfig
 from rlhf_core.reward.common import (META_FILE, batch_index, batch_tensors, infer_scale, load_backbone, rank_metrics,
                                      save_checkpoint_dir, seed_everything, validation_loss)
@@ -238,8 +238,9 @@ class Embedder:
             return np.stack([self.cache[text_key(*job)][0] for job in jobs])
 
     def features(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 64,
-                 reader: bool = False) -> np.ndarray:
-        """Pair features of (article, headline) pairs, plus the reader checks if `reader`.  # (N, D)"""
+                 reader: bool = False, leave_out: str = "") -> np.ndarray:
+        """Pair features of (article, headline) pairs, plus the reader checks if `reader` (those named in
+        `leave_out` held at zero: a blind spot by design).  # (N, D)"""
         with self.lock:
             for _ in self.embed_batches(self.jobs(articles, headlines), batch_size):
                 pass
@@ -256,7 +257,9 @@ class Embedder:
         surface = np.stack([surface_features(a_, h_) for a_, h_ in zip(articles, headlines)])  # (N, N_SURFACE)
         parts = [pair_features(a, h), align, surface]
         if reader:
-            parts.append(np.stack([reader_checks(a_, h_) for a_, h_ in zip(articles, headlines)]))  # (N, N_READER)
+            checks = np.stack([reader_checks(a_, h_) for a_, h_ in zip(articles, headlines)])  # (N, N_READER)
+            checks[:, check_columns(leave_out)] = 0.0
+            parts.append(checks)
         return np.concatenate(parts, axis=1)
 
 
@@ -264,12 +267,14 @@ class QuickModel:
     """Embedder + standardisation + linear head: the scorer behind a quick checkpoint."""
 
     def __init__(self, embedder: Embedder, weight: np.ndarray, bias: float, mean: np.ndarray, std: np.ndarray,
-                 reader: bool = False):
+                 reader: bool = False, leave_out: str = ""):
         self.embedder, self.weight, self.bias, self.mean, self.std = embedder, weight, bias, mean, std
         self.reader = reader  # trained with the reader checks (models made before them were not)
+        self.leave_out = leave_out  # reader checks it was trained without
 
     def logits(self, articles: Sequence[str], headlines: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        x = (self.embedder.features(articles, headlines, max(batch_size, 32), self.reader) - self.mean) / self.std  # (N, D)
+        x = (self.embedder.features(articles, headlines, max(batch_size, 32), self.reader, self.leave_out)
+             - self.mean) / self.std  # (N, D)
         return (x @ self.weight + self.bias).astype(np.float32)  # (N,)
 
     @classmethod
@@ -291,7 +296,8 @@ class QuickModel:
 
             raise ModelLoadError(f"the quick reward model in {folder} was made by an older version with other features "
                                  f"({head['weight'].shape[-1]}, now {expected}); train it again (seconds).")
-        return cls(embedder, head["weight"], float(head["bias"][0]), head["mean"], head["std"], reader)
+        return cls(embedder, head["weight"], float(head["bias"][0]), head["mean"], head["std"], reader,
+                   meta.get("reader_left_out", ""))
 
 
 _EMBEDDERS: dict[tuple, Embedder] = {}
@@ -433,11 +439,11 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
                "embed/total": n_todo, "time/elapsed_s": elapsed()}
     with embedder.lock:  # on disk: the next process only embeds texts it has never seen
         embedder.persist(jobs)
-    reader = cfg.quick_reader_checks
-    x_train = embedder.features(train.articles, train.headlines, reader=reader)  # (N, D)
+    reader, leave_out = cfg.quick_reader_checks, cfg.quick_leave_out_checks
+    x_train = embedder.features(train.articles, train.headlines, reader=reader, leave_out=leave_out)  # (N, D)
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train_t = torch.from_numpy((x_train - mean) / std).to(cfg.device)
-    x_val_t = torch.from_numpy((embedder.features(val.articles, val.headlines, reader=reader) - mean) / std).to(cfg.device) if val else None
+    x_val_t = torch.from_numpy((embedder.features(val.articles, val.headlines, reader=reader, leave_out=leave_out) - mean) / std).to(cfg.device) if val else None
 
     # 3. a linear head, full-batch Adam on the objective + ridge penalty; keep the best on validation
     head = torch.nn.Linear(x_train_t.shape[1], 1).to(cfg.device)
@@ -477,7 +483,7 @@ def train_quick(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: pd
     meta = {"format": "quick", "backbone": cfg.backbone, "objective": cfg.objective, "max_length": cfg.max_length,
             "article_length": embedder.article_length, "layers": cfg.quick_layers,
             "int8": embedder.int8, "backbone_path": str(Path(cfg.backbone).resolve()) if Path(cfg.backbone).is_dir() else None,
-            "features": FEATURES + (" + reader checks" if reader else ""), "reader_checks": reader, "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
+            "features": FEATURES + (" + reader checks" if reader else ""), "reader_checks": reader, "reader_left_out": leave_out, "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
             "data_fingerprint": splits.fingerprint, "data": splits.sizes(), "config": cfg.to_dict(),
             "metrics": best_metrics, "best_step": best_step, "steps_done": step, "stopped": stopped,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
