@@ -11,7 +11,9 @@
 4. Held out: the greedy headline of SmolLM2, the SFT policy and the GRPO policy on the sample's
    --articles test articles, scored by the hidden wire-editor persona (gold, never trained on) and by
    the reward model; the paired gain of GRPO over SFT (and over the untouched model) with its 95%
-   t-interval, and the gold win rate with its paired bootstrap interval (rlhf_core.evaluation).
+   t-interval, and the gold win rate with its paired bootstrap interval (rlhf_core.evaluation). Then the
+   same for the policy's own distribution: 4 headlines per article sampled at the training temperature
+   (0.7), each article's mean gold (what GRPO optimises; greedy decoding hides a sharpened distribution).
 Timings depend on how busy the machine is (load average printed); every figure is one seed's.
 """
 
@@ -26,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import numpy as np  # noqa: E402
+
 KEYS = ("loss/policy", "reward/mean", "reward/gold_mean", "policy/kl_k3")  # GRPO's KL (k3); SFT logs none
 
 
@@ -114,10 +118,10 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
-def evaluate(out: Path, reward_dir: Path, n_articles: int) -> None:
-    """Greedy headlines of SmolLM2, the SFT and the GRPO policy on held-out articles: gold and reward, paired gains."""
-    from rlhf_core.evaluation.stats import win_rate
-    from rlhf_core.policy.scoring import greedy_scores, paired_gain, sample_test_articles
+def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, temperature: float = 0.7) -> None:
+    """SmolLM2, the SFT and the GRPO policy on held-out articles, scored by gold: greedy headlines (and their reward),
+    then `samples` headlines per article at the training temperature; paired gains of each."""
+    from rlhf_core.policy.scoring import greedy_scores, sample_test_articles
 
     articles = sample_test_articles(n_articles)
     sft = str(out / "sft" / "final")
@@ -127,12 +131,38 @@ def evaluate(out: Path, reward_dir: Path, n_articles: int) -> None:
         gold, reward = scores[label]["gold"]["wire_editor"], scores[label]["reward"]
         print(f"held-out {label:>7}: gold {sum(gold) / len(gold):.3f}, reward {sum(reward) / len(reward):.3f}; e.g. "
               f"{scores[label]['headlines'][0]!r}", flush=True)
+    report_gains("greedy", {label: s["gold"]["wire_editor"] for label, s in scores.items()})
+    sampled = {}  # the policy's own distribution at the training temperature: what GRPO optimises
+    for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
+        sampled[label] = sampled_gold(spec, articles, samples, temperature)
+        print(f"held-out {label:>7}, {samples} samples at T {temperature:g}: gold {np.mean(sampled[label]):.3f}", flush=True)
+    report_gains(f"sampled at T {temperature:g}", sampled)
+
+
+def sampled_gold(spec: str, articles: list[str], samples: int, temperature: float, seed: int = 0) -> list[float]:
+    """Mean gold of `samples` headlines per article sampled at `temperature` (one value per article)."""
+    from rlhf_core.data.personas import get_persona
+    from rlhf_core.evaluation.sampling import chunks, sample_headlines
+    from rlhf_core.models.registry import load_policy
+
+    bundle, persona, golds = load_policy(spec, cache=False), get_persona("wire_editor"), []
+    for i, part in enumerate(chunks(articles)):
+        for article, headlines in zip(part, sample_headlines(bundle, part, samples, 24, seed + i, temperature)):
+            golds.append(float(np.mean([persona.score(article, h) for h in headlines])))
+    return golds
+
+
+def report_gains(how: str, gold: dict[str, list[float]]) -> None:
+    """Paired gold gains (95% t-interval) and win rates (paired bootstrap) of GRPO over SFT and of each over SmolLM2."""
+    from rlhf_core.evaluation.stats import win_rate
+    from rlhf_core.policy.scoring import paired_gain
+
     for after, before in (("GRPO", "SFT"), ("SFT", "SmolLM2"), ("GRPO", "SmolLM2")):
-        a, b = scores[after]["gold"]["wire_editor"], scores[before]["gold"]["wire_editor"]
+        a, b = gold[after], gold[before]
         gain = paired_gain(a, b)
         wins = win_rate([[x] for x in a], [[y] for y in b])
         verdict = "PASS" if gain["ci_low"] > 0 else "not shown"
-        print(f"gold {after} - {before}: {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f}, "
+        print(f"{how} gold {after} - {before}: {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f}, "
               f"p {gain['p']:.3g}; better on {gain['better']}, worse on {gain['worse']} of {gain['n']}); win rate "
               f"{wins['rate']:.3f} ({wins['low']:.3f} to {wins['high']:.3f}): {verdict}", flush=True)
 
