@@ -7,7 +7,7 @@ Main part (a pause after each stage, for discussion):
   4. grpo      GRPO from the SFT policy against that reward model, on fresh RL prompts
   5. compare   before / after: SFT and GRPO headlines on the same held-out articles, gold and reward
 Two more parts a teacher can add:
-  hacking   beta = 0 next to a sensible beta, from the same start, against a reward model with a
+  hacking   RLOO at beta = 0 next to a sensible beta, from the same start, against a reward model with a
             blind spot (it never saw truncated or repetitive headlines, and has no check for broken
             text): proxy up, gold down at beta = 0; the KL penalty keeps gold up
   personas  the same start aligned to wire_editor and to tabloid_editor ratings: whose values?

@@ -41,7 +41,10 @@ class LessonConfig:
                                      "newsroom's held-out fifth: more articles, a narrower interval on the gain.", 0, 5000)
     hack_steps: int = _help(100, "Steps of each reward-hacking run (by 100, beta = 0 has found the blind spot).", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
-    hack_beta: float = _help(0.3, "The sensible KL coefficient shown next to beta = 0.", 0.0, 10.0)
+    hack_beta: float = _help(0.2, "The sensible KL coefficient shown next to beta = 0. The hacking runs are RLOO, whose "
+                                  "penalty is in each headline's reward (InstructGPT's form): a headline the SFT model "
+                                  "finds unlikely, such as one cut off after two words, costs beta x its KL in reward. "
+                                  "GRPO's penalty in the loss let the cut-off headlines through on 2 of 5 seeds.", 0.0, 10.0)
     generalist_steps: int = _help(200, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
     generalist_lr: float = _help(1e-3, "SFT learning rate of that start: high, so `tiny` (pre-trained on plain news "
                                        "headlines) learns to write hooks too (at 3e-4 for 60 steps it wrote none in 192 "
@@ -117,9 +120,10 @@ STAGES: tuple[Stage, ...] = (
           "It ranks normal headlines well; its scores for broken text are a guess: that is the hole a policy can find.",
           needs=("hack_data",), pause=False),
     Stage("hacking", "hacking", "8. Reward hacking",
-          "Two GRPO runs from the same SFT model: one with no KL penalty (beta = 0), one with a sensible beta.",
+          "Two RL runs (RLOO) from the same SFT model: one with no KL penalty (beta = 0), one where each headline's reward "
+          "pays beta times how far it strays from what the SFT model would write.",
           "Without the penalty the reward keeps rising while gold falls: the policy found headlines that fool the reward "
-          "model. With it, both stay together.",
+          "model (watch them get cut off). With it, gold holds.",
           needs=("sft", "hack_reward")),
     Stage("rival_data", "personas", "9. A second editor",
           "The same articles rated by a tabloid editor, who likes hooks, emotion and exclamation marks.",

@@ -21,7 +21,7 @@ from rlhf_core.lesson.config import STAGE_BY_KEY, LessonConfig, Stage, part_stag
 STATE_FILE = "lesson.json"
 JOB_KIND = {"newsroom": "lesson", "hack_data": "lesson", "rival_data": "lesson", "compare": "lesson",
             "personas_table": "lesson", "sft": "sft", "reward": "reward", "hack_reward": "reward",
-            "rival_reward": "reward", "grpo": "grpo", "hacking": "grpo", "personas": "grpo", "generalist": "sft"}
+            "rival_reward": "reward", "grpo": "grpo", "hacking": "rloo", "personas": "grpo", "generalist": "sft"}
 DONE, PENDING, LIVE, BROKEN = "done", "pending", "running", "failed"
 
 
@@ -140,8 +140,9 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
         return [(kind, base, lambda d: stages.before_after(cfg, before, after, reward_dir, d), label)]
     if key == "hacking":
         reward_dir = output(runner, state, "hack_reward")  # on the RL prompts, as the main run
-        return [(kind, {**base, "algo": "grpo", "policy": sft_dir, "reward_dir": reward_dir, "beta": beta},
-                 _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona),
+        return [(kind, {**base, "algo": "rloo", "policy": sft_dir, "reward_dir": reward_dir, "beta": beta},
+                 _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona, algo="rloo",
+                           normalize_advantages=True),
                  f"lesson: reward hacking, beta {beta:g}") for beta in (0.0, cfg.hack_beta)]
     if key == "personas":
         start_dir = output(runner, state, "generalist")
@@ -156,9 +157,9 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
     raise StudioError(f"unknown lesson stage '{key}'")
 
 
-def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona):
-    """A make_iter for one GRPO run (a function, so each run of a group binds its own values)."""
-    return lambda d: stages.grpo(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona)
+def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona, **settings):
+    """A make_iter for one GRPO (or RLOO) run (a function, so each run of a group binds its own values)."""
+    return lambda d: stages.grpo(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona, **settings)
 
 
 def submit(runner, state: dict, key: str) -> list[str]:

@@ -158,15 +158,16 @@ def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = F
 
 
 def grpo(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps: int, lr: float, beta: float,
-         persona: str) -> Iterator[dict]:
-    """GRPO from `start` against `reward_dir`, gold logged under `persona` (never trained on)."""
+         persona: str, algo: str = "grpo", **settings) -> Iterator[dict]:
+    """GRPO (or another sampling algorithm, `algo`) from `start` against `reward_dir`, gold logged under `persona`
+    (never trained on); `settings` are that algorithm's other config fields."""
     from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.train import train_policy
 
-    grpo_cfg = make_config("grpo", start, steps=steps, lr=lr, beta=beta, seed=cfg.seed, gold_persona=persona,
-                           sample_every=10, probe_articles=cfg.probe_articles,
-                           generation={"temperature": cfg.temperature})
-    yield from train_policy("grpo", grpo_cfg, start, reward_dir, rl_data(cfg.persona), run_dir)
+    rl_cfg = make_config(algo, start, steps=steps, lr=lr, beta=beta, seed=cfg.seed, gold_persona=persona,
+                         sample_every=10, probe_articles=cfg.probe_articles,
+                         generation={"temperature": cfg.temperature}, **settings)
+    yield from train_policy(algo, rl_cfg, start, reward_dir, rl_data(cfg.persona), run_dir)
 
 
 # ------------------------------------------------------------------------------------ evaluation
