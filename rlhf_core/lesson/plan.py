@@ -133,22 +133,22 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
     if key == "grpo":
         reward_dir = output(runner, state, "reward")
         return [(kind, {**base, "algo": "grpo", "policy": sft_dir, "reward_dir": reward_dir},
-                 lambda d: stages.grpo(cfg, sft_dir, reward_dir, d, steps=cfg.grpo_steps, lr=cfg.grpo_lr, beta=cfg.beta,
-                                       persona=cfg.persona), label)]
+                 lambda d: stages.reinforce(cfg, sft_dir, reward_dir, d, steps=cfg.grpo_steps, lr=cfg.grpo_lr,
+                                            beta=cfg.beta, persona=cfg.persona), label)]
     if key == "compare":
         before, after, reward_dir = sft_dir, output(runner, state, "grpo"), output(runner, state, "reward")
         return [(kind, base, lambda d: stages.before_after(cfg, before, after, reward_dir, d), label)]
     if key == "hacking":
         reward_dir = output(runner, state, "hack_reward")  # on the RL prompts, as the main run
         return [(kind, {**base, "algo": "rloo", "policy": sft_dir, "reward_dir": reward_dir, "beta": beta},
-                 _grpo_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona, algo="rloo",
-                           normalize_advantages=True),
+                 _rl_job(cfg, sft_dir, reward_dir, cfg.hack_steps, cfg.hack_lr, beta, cfg.persona, algo="rloo",
+                         normalize_advantages=True),
                  f"lesson: reward hacking, beta {beta:g}") for beta in (0.0, cfg.hack_beta)]
     if key == "personas":
         start_dir = output(runner, state, "generalist")
         rewards = {cfg.persona: output(runner, state, "reward"), cfg.rival_persona: output(runner, state, "rival_reward")}
         return [(kind, {**base, "algo": "grpo", "policy": start_dir, "reward_dir": reward_dir, "aligned_to": persona},
-                 _grpo_job(cfg, start_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona),
+                 _rl_job(cfg, start_dir, reward_dir, cfg.persona_steps, cfg.grpo_lr, cfg.beta, persona),
                  f"lesson: aligned to {persona}") for persona, reward_dir in rewards.items()]
     if key == "personas_table":
         folders = [folder / "final" for folder in run_dirs(runner, state, "personas")]
@@ -157,9 +157,10 @@ def _stage_jobs(runner, state: dict, stage: Stage) -> list[tuple[str, dict, Call
     raise StudioError(f"unknown lesson stage '{key}'")
 
 
-def _grpo_job(cfg, start_dir, reward_dir, steps, lr, beta, persona, **settings):
-    """A make_iter for one GRPO (or RLOO) run (a function, so each run of a group binds its own values)."""
-    return lambda d: stages.grpo(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona, **settings)
+def _rl_job(cfg, start_dir, reward_dir, steps, lr, beta, persona, **settings):
+    """A make_iter for one GRPO or RLOO run (a function, so each run of a group binds its own values)."""
+    return lambda d: stages.reinforce(cfg, start_dir, reward_dir, d, steps=steps, lr=lr, beta=beta, persona=persona,
+                                      **settings)
 
 
 def submit(runner, state: dict, key: str) -> list[str]:

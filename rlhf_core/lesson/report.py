@@ -31,9 +31,9 @@ def curve_summary(metrics: list[dict], k: int = WINDOW) -> dict:
     held:   gold's last k-step mean at or above its first (the KL tie kept the policy honest).
     """
     out: dict = {}
-    kl = lambda m: m.get("policy/kl_k3", m.get("policy/kl_k1"))  # noqa: E731  GRPO logs k3, RLOO k1 (its penalty)
-    for get, name in ((lambda m: m.get("reward/mean"), "proxy"), (lambda m: m.get("reward/gold_mean"), "gold"), (kl, "kl")):
-        series = window_means([get(m) for m in metrics if isinstance(get(m), (int, float))], k)
+    kl = "policy/kl_k1" if any("policy/kl_k1" in m for m in metrics) else "policy/kl_k3"  # RLOO's penalty is k1
+    for key, name in (("reward/mean", "proxy"), ("reward/gold_mean", "gold"), (kl, "kl")):
+        series = window_means([m[key] for m in metrics if isinstance(m.get(key), (int, float))], k)
         if len(series):
             out.update({f"{name}_first": float(series[0]), f"{name}_best": float(series.max()), f"{name}_last": float(series[-1])})
     if {"proxy_first", "gold_first"} <= set(out):

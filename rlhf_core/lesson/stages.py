@@ -157,8 +157,8 @@ def reward_model(cfg: LessonConfig, persona: str, run_dir: Path, blind: bool = F
     yield from train_reward(rm_cfg, table(persona, "train_ratings", blind), table(persona, "train_preferences", blind), run_dir)
 
 
-def grpo(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps: int, lr: float, beta: float,
-         persona: str, algo: str = "grpo", **settings) -> Iterator[dict]:
+def reinforce(cfg: LessonConfig, start: str, reward_dir: str, run_dir: Path, *, steps: int, lr: float, beta: float,
+              persona: str, algo: str = "grpo", **settings) -> Iterator[dict]:
     """GRPO (or another sampling algorithm, `algo`) from `start` against `reward_dir`, gold logged under `persona`
     (never trained on); `settings` are that algorithm's other config fields."""
     from rlhf_core.policy.algorithms import make_config
