@@ -94,6 +94,8 @@ def test_lesson_page_walks_all_stages_with_a_pause_after_each():
             time.sleep(0.5)
         settle(at)
     assert any("Headlines that fool the reward model" in str(m.value) for m in at.markdown)
+    verdicts = frame_with(at, "reward hacked?")  # each run's reading, by the two criteria the part is judged on
+    assert list(verdicts["gold held?"].isin(["yes", "no"])) == [True, True]
     grid = frame_with(at, "aligned to wire_editor")
     assert list(grid.index) == ["aligned to wire_editor", "aligned to tabloid_editor"]
     # every run of the lesson is an ordinary run: the Policy page lists the GRPO runs

@@ -93,7 +93,8 @@ def draw_stage(key: str, run_ids: list[str]) -> None:
 
 
 def verdicts(metrics: dict[str, list[dict]]) -> None:
-    """The hacking part's reading of each curve: 10-step means at the start, gold's best and the end."""
+    """The hacking part's reading of each curve: 10-step means at the start, gold's best and the end (hacked: proxy
+    up while gold ends 0.1 or more below its best; held: gold ends at or above where it started)."""
     table = []
     for name, rows in metrics.items():
         c = curve_summary(rows)
@@ -101,7 +102,8 @@ def verdicts(metrics: dict[str, list[dict]]) -> None:
             table.append({"run": name, "proxy first → last": f"{c['proxy_first']:.2f} → {c['proxy_last']:.2f}",
                           "gold first → best → last": f"{c['gold_first']:.2f} → {c['gold_best']:.2f} → {c['gold_last']:.2f}",
                           "KL at the end": round(c.get("kl_last", float("nan")), 2),
-                          "reward hacked?": "yes" if c["hacked"] else "no"})
+                          "reward hacked?": "yes" if c["hacked"] else "no",
+                          "gold held?": "yes" if c["held"] else "no"})
     if table:
         st.dataframe(pd.DataFrame(table), hide_index=True)
 
