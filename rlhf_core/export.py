@@ -105,7 +105,8 @@ def trl_kwargs(algo: str, config) -> dict[str, Any]:
     kwargs = {}
     for trl_name, ours in TRL_FIELDS[algo].items():
         value = ours(config) if callable(ours) else _get(config, ours)
-        kwargs[trl_name] = TRL_VALUES.get(trl_name, {}).get(value, value)
+        mapping = TRL_VALUES.get(trl_name)  # only scalar fields are mapped (loss_weights is a list)
+        kwargs[trl_name] = mapping.get(value, value) if mapping else value
     kwargs.update(TRL_FIXED[algo])
     return kwargs
 

@@ -21,7 +21,7 @@ from rlhf_core.errors import ConfigError, DataError, StudioError
 from rlhf_core.export import (ACCELERATE_CONFIGS, ALGOS, CPU_LAUNCH, LAUNCH, TRL_CLASSES, TRL_FIELDS, TRL_FIXED,
                               default_config, export_trl_bundle, trl_kwargs)
 from rlhf_core.models.prompts import INSTRUCTION
-from rlhf_core.policy.config import GenerationConfig, GRPOConfig
+from rlhf_core.policy.config import DPOConfig, GenerationConfig, GRPOConfig
 from rlhf_core.reward.config import RewardConfig
 
 # TRL 1.16's field names, written out by hand from its docs (trl/trainer/*_config.py), so the mapping is
@@ -32,7 +32,7 @@ EXPECTED_TRL_FIELDS = {
     "reward": {"learning_rate", "per_device_train_batch_size", "num_train_epochs", "max_steps", "max_length",
                "warmup_steps", "weight_decay", "center_rewards_coefficient", "seed", "logging_steps"},
     "dpo": {"learning_rate", "per_device_train_batch_size", "max_steps", "beta", "max_length", "weight_decay",
-            "max_grad_norm", "seed", "loss_type", "logging_steps"},
+            "max_grad_norm", "seed", "loss_type", "loss_weights", "logging_steps"},
     "grpo": {"learning_rate", "per_device_train_batch_size", "num_generations", "max_steps", "beta", "epsilon",
              "loss_type", "scale_rewards", "num_iterations", "max_completion_length", "temperature", "top_p",
              "weight_decay", "max_grad_norm", "seed", "logging_steps"},
@@ -236,6 +236,9 @@ def test_values_are_translated_to_trl_spellings():
     reward = trl_kwargs("reward", RewardConfig(max_steps=0, center_rewards_coef=0.01, warmup_ratio=0.2))
     assert (reward["max_steps"], reward["center_rewards_coefficient"], reward["warmup_steps"]) == (-1, 0.01, 0.2)
     assert trl_kwargs("reward", RewardConfig())["center_rewards_coefficient"] is None
+    assert (trl_kwargs("dpo", DPOConfig())["loss_type"], trl_kwargs("dpo", DPOConfig())["loss_weights"]) == ("sigmoid", None)
+    rpo = trl_kwargs("dpo", DPOConfig(rpo_alpha=0.5))  # RPO = TRL's DPO with its 'sft' loss beside the sigmoid one
+    assert (rpo["loss_type"], rpo["loss_weights"]) == (["sigmoid", "sft"], [1.0, 0.5])
 
 
 def test_accelerate_configs_requirements_and_readme(tmp_path):

@@ -157,6 +157,14 @@ def test_dpo_loss_by_hand():
     assert same.item() == pytest.approx(math.log(2))
 
 
+def test_rpo_nll_is_the_chosen_tokens_mean_negative_log_likelihood():
+    logps = torch.tensor([-3.0, -6.0], requires_grad=True)  # two chosen headlines, 2 and 4 tokens
+    nll = L.rpo_nll(logps, torch.tensor([2, 4]))
+    assert nll.item() == pytest.approx(9.0 / 6)  # per token, over the batch's chosen tokens (TRL's 'sft' loss)
+    nll.backward()
+    assert logps.grad.tolist() == pytest.approx([-1 / 6, -1 / 6])  # pushes every chosen headline up
+
+
 def test_entropy_and_reward_normalisers():
     logits = torch.log(torch.tensor([[0.5, 0.25, 0.25]]))
     assert L.entropy_from_logits(logits).item() == pytest.approx(-(0.5 * math.log(0.5) + 0.5 * math.log(0.25)))

@@ -194,6 +194,10 @@ def test_dpo_two_steps_on_preferences(tmp_path):
     _assert_trained(metrics, tmp_path / "run", initial, before, ref)
     assert metrics[0]["loss/policy"] == pytest.approx(math.log(2), abs=1e-4)  # policy = reference at step 1
     assert 0.0 <= metrics[-1]["dpo/accuracy"] <= 1.0
+    rpo = DPOConfig(steps=1, lr=1e-3, batch_size=4, beta=0.1, sample_every=0, rpo_alpha=0.5)
+    first = _run_two_steps("dpo", rpo, tmp_path / "prefs.jsonl", tmp_path / "rpo")[0][0]
+    assert first["dpo/chosen_nll"] > 0  # step 1: log 2 plus half the chosen headlines' NLL per token
+    assert first["loss/policy"] == pytest.approx(math.log(2) + 0.5 * first["dpo/chosen_nll"], abs=1e-4)
 
 
 def test_best_of_n_keeps_the_reward_models_pick():

@@ -170,3 +170,6 @@ class DPOConfig(_Common):
     beta: float = bounded(0.1, "Strength of the implicit KL tie to the reference (Rafailov 2023: 0.1; lower = drift "
                                "further). Must be positive: it scales the implicit reward.", 1e-4, 100.0)
     max_length: int = bounded(256, "Most tokens of prompt + answer (the article is cut, not the answer).", 32, 8192)
+    rpo_alpha: float = bounded(0.0, "Weight of the chosen headlines' NLL added to the loss (RPO, Pang et al. 2024: 1.0; "
+                                    "0 = pure DPO). Keeps chosen headlines likely: a model new to headlines learns the form.",
+                               0.0, 100.0)

@@ -36,7 +36,7 @@ def train_dpo(cfg: DPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
     """Run DPO for cfg.steps steps of cfg.batch_size pairs from `frame`; yield one metrics dict per step."""
     import torch
 
-    from rlhf_core.policy.losses import dpo_loss
+    from rlhf_core.policy.losses import dpo_loss, rpo_nll
     from rlhf_core.policy.rollout import sequence_logprobs
 
     prompts, chosen, rejected = preference_pairs(frame)
@@ -55,13 +55,17 @@ def train_dpo(cfg: DPOConfig, run: PolicyRun, frame, rewarder) -> Iterator[dict]
             policy_logps = sequence_logprobs(model, *seq, group_size=2)  # (2B,)
             # 3. DPO loss on the implicit reward margin
             loss, chosen_r, rejected_r = dpo_loss(policy_logps[0::2], policy_logps[1::2], ref_logps[0::2], ref_logps[1::2], cfg.beta)
+            nll = rpo_nll(policy_logps[0::2], answer_mask[0::2].sum(-1))  # 4. RPO: keep the chosen headlines likely
+            if cfg.rpo_alpha > 0:
+                loss = loss + cfg.rpo_alpha * nll
             optimizer_step(loop.optimizer, loop.params, loss, cfg.max_grad_norm)
             metrics = {
                 "step": step, "total_steps": cfg.steps, "loss/policy": float(loss.detach()),
                 "dpo/accuracy": float((chosen_r > rejected_r).float().mean()),
                 "dpo/margin": float((chosen_r - rejected_r).mean()),
                 "reward/chosen": float(chosen_r.mean()), "reward/rejected": float(rejected_r.mean()),
-                "policy/beta": cfg.beta, "completion/length": float(answer_mask.sum(-1).float().mean()),
+                "dpo/chosen_nll": float(nll.detach()), "policy/beta": cfg.beta,
+                "completion/length": float(answer_mask.sum(-1).float().mean()),
                 "time/elapsed_s": run.elapsed(),
             }
             run.end_step(metrics, step, loop.probes, rewarder, gen, probe_rewards=True)

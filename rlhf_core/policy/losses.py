@@ -230,6 +230,18 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     return loss, (beta * chosen_logratios).detach(), (beta * rejected_logratios).detach()
 
 
+def rpo_nll(policy_chosen_logps: torch.Tensor, chosen_lengths: torch.Tensor) -> torch.Tensor:
+    """RPO's extra term (Pang et al. 2024): the chosen headlines' negative log-likelihood per token,
+    added to DPO's loss as rpo_alpha * NLL (TRL's DPOConfig.rpo_alpha).
+
+        NLL = - sum_i log pi(y_w,i | x_i) / sum_i |y_w,i|
+    Pure DPO may lower both headlines' likelihood as long as the rejected one falls faster; this term
+    keeps the chosen ones likely, so a model that never wrote headlines learns to write them.
+    Args: sequence log-probs of the chosen headlines (B,), their token counts (B,). Returns a scalar.
+    """
+    return -policy_chosen_logps.sum() / chosen_lengths.sum().clamp(min=1)
+
+
 # ----------------------------------------------------------------------------------------- KTO
 def kto_reference_point(mismatched_logps: torch.Tensor, mismatched_ref_logps: torch.Tensor) -> torch.Tensor:
     """KTO's reference point z_ref, an estimate of KL(pi || pi_ref) (Ethayarajh et al. 2024, section 4.1).
