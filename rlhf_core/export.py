@@ -246,7 +246,7 @@ def _studio_name(algo: str, trl_name: str) -> str:
     source = TRL_FIELDS[algo].get(trl_name)
     if source is None:
         return "(fixed: the studio's trainer does this)"
-    return source if isinstance(source, str) else "prompts_per_step * group_size"
+    return source if isinstance(source, str) else source.__doc__.split("\n")[0].rstrip(".")  # a function says in its docstring
 
 
 def _config_lines(kwargs: dict, algo: str) -> str:

@@ -76,15 +76,17 @@ class Algorithm:
 
 
 def _grpo_batch(cfg) -> int:
-    return cfg.prompts_per_step * cfg.group_size  # TRL counts completions per device (GRPO and RLOO)
+    """prompts_per_step * group_size (TRL counts completions per device, GRPO and RLOO)."""
+    return cfg.prompts_per_step * cfg.group_size
 
 
 def _dpo_loss_type(cfg) -> str | list[str]:
-    """Rafailov 2023's loss, the one our DPO computes; with rpo_alpha TRL adds its 'sft' loss (the chosen NLL)."""
+    """'sigmoid' (Rafailov 2023), plus TRL's 'sft' loss (the chosen headlines' NLL) when rpo_alpha > 0."""
     return ["sigmoid", "sft"] if cfg.rpo_alpha > 0 else "sigmoid"
 
 
 def _dpo_loss_weights(cfg) -> list[float] | None:
+    """[1, rpo_alpha] when rpo_alpha > 0 (RPO), else None."""
     return [1.0, cfg.rpo_alpha] if cfg.rpo_alpha > 0 else None
 
 
