@@ -12,7 +12,7 @@ from dataclasses import fields
 import streamlit as st
 
 from rlhf_core.errors import StudioError
-from rlhf_core.policy.algorithms import ALGORITHMS, TRAINABLE, make_config, preset_of
+from rlhf_core.policy.algorithms import ALGORITHMS, TRAINABLE, make_config, preset_of, start_note
 from rlhf_core.policy.launch import collected_feedback, submit_training
 from ui import state
 from ui.charts import POLICY_CHARTS, POLICY_COMPARE
@@ -51,6 +51,8 @@ with settings, st.container(border=True):
                        help="The papers' settings (e.g. lr 1e-5) are made for billion-parameter models and barely move "
                             "the offline presets. Off: the settings measured to learn visibly on the chosen preset.")
     preset = preset_of(spec)
+    if note := start_note(algo, spec):
+        st.info(note, icon=":material/school:")
     reward_dir = reward_picker(state.POLICY_REWARD, algorithm.needs_reward_model,
                                "The algorithms that sample headlines (and best-of-n) maximise this reward model's score.")
     data_name = dataset_picker(algorithm.data_kinds, algorithm.default_data, f"{state.POLICY_DATA}_{algo}",

