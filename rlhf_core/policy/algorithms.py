@@ -201,8 +201,8 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
                     "smollm2, which has never written a headline).",
         loss=(r"\mathcal{L}_{DPO}(\theta) = -\log \sigma\Big(\beta \log\frac{\pi_\theta(y_w|x)}{\pi_{ref}(y_w|x)} - "
               r"\beta \log\frac{\pi_\theta(y_l|x)}{\pi_{ref}(y_l|x)}\Big)",
-              r"\text{with rpo\_alpha } \alpha > 0 \text{ (RPO, Pang et al. 2024)}: \quad \mathcal{L} = \mathcal{L}_{DPO} "
-              r"- \alpha\, \frac{\sum_i \log \pi_\theta(y_{w,i} \mid x_i)}{\sum_i |y_{w,i}|}"),
+              r"\mathcal{L}_{RPO} = \mathcal{L}_{DPO} - \alpha \frac{\sum_i \log \pi_\theta(y_{w,i}|x_i)}{\sum_i |y_{w,i}|}, "
+              r"\quad \alpha = \text{rpo\_alpha}"),
         config=DPOConfig, trainer=dpo.train_dpo,
         data_kinds=("preferences",), default_data="train_preferences", collected="votes",
         data_help="Preference pairs (prompt, chosen, rejected), also those collected on the Rate page.",
@@ -293,10 +293,9 @@ FROM_SFT = ("ppo", "grpo", "rloo", "kto")
 def start_note(algo: str, policy_spec: str) -> str | None:
     """Advice on where `algo` should start, where measurement says one is due (the Policy page and the CLI show it)."""
     if policy_spec == "smollm2" and algo in FROM_SFT:
-        return (f"SmolLM2 has never written the newsroom's headlines: it writes full sentences cut off at the length "
-                f"limit, and {get_algorithm(algo).title} only reshapes what it already writes (from SmolLM2 itself the "
-                "reward rises while gold barely moves). Train SFT first and start from that run, as "
-                "bench/bench_smollm2.py does; or use DPO, whose smollm2 preset also learns the headlines' form.")
+        return (f"SmolLM2 writes full sentences, not headlines, and {get_algorithm(algo).title} only reshapes what "
+                "it writes: from SmolLM2 itself the reward rises while gold barely moves. Train SFT first and start "
+                "from that run (or use DPO, whose smollm2 preset also learns the form).")
     return None
 
 
