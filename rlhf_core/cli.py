@@ -36,8 +36,19 @@ COMMAND_MODULES = (
 )
 
 
+class _ProseHelp(argparse.HelpFormatter):
+    """Help texts are prose taken from the configs' field help ("95% intervals"), never %(default)s formats."""
+
+    def _expand_help(self, action) -> str:
+        return self._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so bad arguments read like every other error."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _ProseHelp)  # every subcommand's parser is a _Parser too
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse's name
         raise StudioError(f"{self.prog}: {message}")

@@ -35,7 +35,7 @@ def add_commands(groups) -> None:
                        ("bootstrap", "--bootstrap"), ("curve_articles", "--curve-articles"), ("bon_max_n", "--bon-max-n")):
         default = EvalConfig.__dataclass_fields__[name].default
         ev.add_argument(flag, dest=name, type=type(default), default=default,
-                        help=f"{field_help(EvalConfig, name)} (default {default})".replace("%", "%%"))  # argparse formats %
+                        help=f"{field_help(EvalConfig, name)} (default {default})")
     ev.set_defaults(handler=_evaluate)
 
 
