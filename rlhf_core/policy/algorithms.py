@@ -245,13 +245,17 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         # above the undesirable ones' and 82% of an article's (desirable, undesirable) pairs are ordered right (50%
         # before); its greedy headlines' gold does not rise (-0.013, 95% CI -0.049..0.023), nor does DPO's preset's
         # (-0.018). With lambda_D = 1 (the paper's default) and lr 1e-4 the policy collapsed (gold -0.37).
-        # smollm2: tiny's settings with LoRA r 16 at lr 2e-4. In 20 steps from SmolLM2 the implicit rewards of both
-        # kinds fell (desirable ~-3, undesirable ~-4.5) and probe gold moved only 0.17 -> 0.23: the headlines stayed
-        # full sentences. From the LoRA SFT run, 30 steps pushed the undesirable headlines' implicit reward to -12
-        # but held-out greedy gold fell 0.913 -> 0.855 (40 articles, win rate 0.34, 0.24..0.45). Not yet a visible
-        # learner on smollm2 from either start.
+        # smollm2 writes sentences, not headlines, and desirable and undesirable headlines share that form: with
+        # tiny's balanced weights (beta 0.5, LoRA r 16, lr 2e-4) the two pushes cancelled on the form, both kinds'
+        # implicit rewards fell (~-3, ~-4.5) and probe gold moved only 0.17 -> 0.23 in 20 steps (from the LoRA SFT
+        # run: held-out gold 0.913 -> 0.855). With the desirable side ahead (lambda_D n_D / lambda_U n_U = 8 x 0.1 /
+        # (0.25 x 0.9) ~ 3.6, past Ethayarajh's [1, 4/3]) and beta 0.1 (the paper's; the sigmoid saturates ~5x
+        # later than at 0.5), 30 steps from SmolLM2 itself learned the form: probe gold 0.25 -> 0.67, 'Researchers
+        # identify 6 new species of beetles near Darexport'; held-out greedy gold 0.357 -> 0.803 (40 test articles,
+        # win rate 0.90, 0.80..0.98).
         presets={"tiny": {"lr": 5e-5, "beta": 0.5, "desirable_weight": 8.0, "steps": 100},
-                 "smollm2": {"lr": 2e-4, "beta": 0.5, "desirable_weight": 8.0, "lora_r": 16, "steps": 50}},
+                 "smollm2": {"lr": 2e-4, "beta": 0.1, "desirable_weight": 8.0, "undesirable_weight": 0.25,
+                             "lora_r": 16, "steps": 30}},
         metrics={"kto/kl_ref": "KTO's reference point z_ref: max(0, mean log pi/pi_ref) over mismatched (article, "
                                "another headline) pairs, an estimate of KL(pi || pi_ref) over the batch.",
                  "kto/desirable": "KTO: share of the batch's headlines rated at or above the threshold (desirable)."},
@@ -289,8 +293,9 @@ def get_algorithm(name: str) -> Algorithm:
 
 
 # Algorithms that only reshape what the policy already writes: from a model that has never written the newsroom's
-# headlines they mostly chase the proxy (measured on smollm2, see the presets' comments and README).
-FROM_SFT = ("ppo", "grpo", "rloo", "kto")
+# headlines they mostly chase the proxy (measured on smollm2, see the presets' comments and README). DPO and KTO
+# learn from the rated headlines themselves, and their smollm2 presets learn the form too.
+FROM_SFT = ("ppo", "grpo", "rloo")
 
 
 def start_note(algo: str, policy_spec: str) -> str | None:
@@ -298,7 +303,7 @@ def start_note(algo: str, policy_spec: str) -> str | None:
     if policy_spec == "smollm2" and algo in FROM_SFT:
         return (f"SmolLM2 writes full sentences, not headlines, and {get_algorithm(algo).title} only reshapes what "
                 "it writes: from SmolLM2 itself the reward rises while gold barely moves. Train SFT first and start "
-                "from that run (or use DPO, whose smollm2 preset also learns the form).")
+                "from that run (or use DPO or KTO, whose smollm2 presets also learn the form).")
     return None
 
 

@@ -35,7 +35,8 @@ class KTOConfig(_Common):
                                      "(0.75 = 4 of 5 stars; scores are normalised to [0, 1] on load).", 0.0, 1.0)
     desirable_weight: float = bounded(1.0, "lambda_D, the weight of desirable headlines' losses. With more undesirable "
                                            "than desirable ones, raise it so lambda_D n_D / (lambda_U n_U) is in "
-                                           "[1, 4/3] (Ethayarajh 2024, section 4.2).", 0.01, 100.0)
+                                           "[1, 4/3] (Ethayarajh 2024, section 4.2). A model that has never written "
+                                           "such headlines (SmolLM2) needs it further ahead: its preset has ~3.6.", 0.01, 100.0)
     undesirable_weight: float = bounded(1.0, "lambda_U, the weight of undesirable headlines' losses (Ethayarajh 2024 "
                                              "and TRL: 1.0).", 0.01, 100.0)
     max_length: int = bounded(256, "Most tokens of prompt + headline (the article is cut, not the headline).", 32, 8192)
