@@ -233,7 +233,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
                     "second below it. Ethayarajh et al. 2024.",
         loss=(r"r_\theta(x, y) = \log\frac{\pi_\theta(y \mid x)}{\pi_{ref}(y \mid x)}, \qquad "
               r"z_{ref} = \max\big(0, \mathbb{E}_{x, y'}[r_\theta(x, y')]\big)",
-              r"\mathcal{L}_{KTO}(\theta) = \mathbb{E}_{x, y}\big[\lambda_y - v(x, y)\big], \quad "
+              r"\mathcal{L}_{KTO}(\theta) = \mathbb{E}_{x, y}\big[\lambda_y - v(x, y)\big]",
               r"v(x, y) = \begin{cases} \lambda_D\, \sigma(\beta (r_\theta(x, y) - z_{ref})) & y \text{ desirable} \\ "
               r"\lambda_U\, \sigma(\beta (z_{ref} - r_\theta(x, y))) & y \text{ undesirable} \end{cases}"),
         config=kto.KTOConfig, trainer=kto.train_kto,
