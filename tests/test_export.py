@@ -133,6 +133,7 @@ def test_kto_rows_are_labelled_ratings(tmp_path):
     rows = _read_jsonl(manifest["files"]["train.jsonl"])
     assert [(r["completion"], r["label"]) for r in rows] == [(" Council approves $42M budget", True), (" Budget news", False)]
     assert "KTOTrainer(model=MODEL_ID" in Path(manifest["files"]["train.py"]).read_text()
+    assert "TRL warns when desirable_weight" in Path(manifest["files"]["README.md"]).read_text()  # the smollm2 preset's ratio
 
 
 def test_nothing_to_export_is_a_plain_error(tmp_path):
