@@ -252,7 +252,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         # (0.25 x 0.9) ~ 3.6, past Ethayarajh's [1, 4/3]) and beta 0.1 (the paper's; the sigmoid saturates ~5x
         # later than at 0.5), 30 steps from SmolLM2 itself learned the form: probe gold 0.25 -> 0.67, 'Researchers
         # identify 6 new species of beetles near Darexport'; held-out greedy gold 0.357 -> 0.803 (40 test articles,
-        # win rate 0.90, 0.80..0.98).
+        # win rate 0.90, 0.80..0.98); seed 1: 0.357 -> 0.837 (win rate 0.93, 0.85..1.0; 475 s on 2 threads).
         presets={"tiny": {"lr": 5e-5, "beta": 0.5, "desirable_weight": 8.0, "steps": 100},
                  "smollm2": {"lr": 2e-4, "beta": 0.1, "desirable_weight": 8.0, "undesirable_weight": 0.25,
                              "lora_r": 16, "steps": 30}},
