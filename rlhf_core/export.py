@@ -553,16 +553,11 @@ LAUNCH_LINES = (  # (where, command): the README's table of launch commands; CI 
 LAUNCH, CPU_LAUNCH = LAUNCH_LINES[1][1], LAUNCH_LINES[2][1]  # many GPUs; CPU
 
 
-KTO_WEIGHTS = """
-- KTO: TRL warns when desirable_weight x desirable rows / (undesirable_weight x undesirable rows) is outside
-  [1, 4/3] (Ethayarajh 2024). The studio's smollm2 preset puts it near 3.6 on purpose: a model that has never
-  written these headlines learns their form only with the desirable side ahead. There the warning is expected."""
-
-
 def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str,
                   lora: dict | None = None, save_merged: bool = False) -> str:
     trainer, config = TRL_CLASSES[algo]
     reward_function = EXPORTS[algo].shape == "reward_function"
+    extra = f"\n- {EXPORTS[algo].readme}" if EXPORTS[algo].readme else ""  # the algorithm's own difference, if any
     tuning = "full fine-tuning (every weight trains)"
     if lora:
         tuning = (f"LoRA as in the studio (`LORA` in train.py: r {lora['r']}, alpha {lora['lora_alpha']}, dropout "
@@ -643,7 +638,7 @@ Compare, Evaluate and the Rate queue.
 - Long examples: TRL cuts policy examples longer than `max_length` at the end (the headline); the studio
   cuts the article. Raise `max_length` for long articles.
 - GRPO and the other algorithms that sample: TRL's `per_device_train_batch_size` counts completions (articles x
-  `num_generations`).{KTO_WEIGHTS if algo == "kto" else ""}
+  `num_generations`).{extra}
 
 ## What was tested
 

@@ -35,8 +35,8 @@ class TRLExport:
         are translated by export.TRL_VALUES.
     rows: the train.jsonl builder (rlhf_core.export_rows); shape: "model" (TRL loads MODEL_ID and its
         own reference) or "reward_function" (a reward model scores sampled completions).
-    note: train.py's comment on what TRL's trainer does; metrics: studio metric <- TRL log key (or a
-        function of a log row), for `import trl`.
+    note: train.py's comment on what TRL's trainer does; readme: a bullet for the bundle README's "What
+        differs" list; metrics: studio metric <- TRL log key (or a function of a log row), for `import trl`.
     """
 
     trainer: str
@@ -46,6 +46,7 @@ class TRLExport:
     shape: str = "model"
     fixed: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    readme: str = ""
     needs: str = ""  # what to give when `rows` finds nothing (default: the builder's usual words, export._NEEDS)
     metrics: dict[str, str | Callable] = field(default_factory=dict)
 
@@ -265,6 +266,10 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
                               "undesirable_weight": "undesirable_weight", "max_length": "max_length", **_COMMON_TRL},
                       fixed={"loss_type": "kto", "logging_steps": 1},  # Ethayarajh 2024's loss, the one our KTO computes
                       note="TRL builds the frozen reference and the mismatched pairs of the KL reference point itself",
+                      readme="KTO: TRL warns when desirable_weight x desirable rows / (undesirable_weight x undesirable "
+                             "rows) is outside\n  [1, 4/3] (Ethayarajh 2024). The studio's smollm2 preset puts it near "
+                             "3.6 on purpose: a model that has never\n  written these headlines learns their form only "
+                             "with the desirable side ahead. There the warning is expected.",
                       needs="give ratings with an article and a headline, or preference pairs.",
                       metrics={**_POLICY_METRICS, "reward/chosen": "rewards/chosen", "reward/rejected": "rewards/rejected",
                                "kto/kl_ref": "kl"}),
