@@ -160,7 +160,7 @@ def test_hacking_and_personas_parts_train_side_by_side():
     for part in ("main", "hacking", "personas"):
         plan.run_part(runner, state, part)
     hacking = [runner.status(r) for r in state["runs"]["hacking"]]
-    assert sorted(i.config["beta"] for i in hacking) == [0.0, 0.2] and all(i.kind == "rloo" for i in hacking)
+    assert sorted(i.config["beta"] for i in hacking) == [0.0, 0.1] and all(i.kind == "rloo" for i in hacking)
     # lockstep: both runs were live at the same time (the second started before the first ended)
     assert hacking[1].started < hacking[0].finished
     # the blind reward model: trained without broken headlines, and without the reader checks for broken text

@@ -32,16 +32,17 @@ class LessonConfig:
     prompts_seed: int = _help(8, "Seed of the RL prompts (8: identical to sample_data/rl_prompts.csv).", 0, 10**6)
     sft_steps: int = _help(25, "SFT steps on the expert headlines (batch 16).", 1, 2000)
     sft_lr: float = _help(3e-4, "SFT learning rate on `tiny`.", 1e-6, 1e-2)
-    grpo_steps: int = _help(90, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
+    grpo_steps: int = _help(80, "GRPO steps of the main part (8 articles x 4 headlines each).", 1, 2000)
     grpo_lr: float = _help(2e-4, "GRPO learning rate on `tiny` (the papers' 1e-5 is for billion-parameter models).", 1e-6, 1e-2)
     beta: float = _help(0.04, "KL coefficient of the main GRPO run (DeepSeekMath's 0.04).", 0.0, 10.0)
     temperature: float = _help(0.7, "Sampling temperature of the RL rollouts.", 0.1, 2.0)
     probe_articles: int = _help(6, "Held-out articles shown before / after, headline by headline.", 1, 40)
     fresh_articles: int = _help(120, "Fresh articles (generated for the evaluation only, never trained on) scored with the "
                                      "newsroom's held-out fifth: more articles, a narrower interval on the gain.", 0, 5000)
-    hack_steps: int = _help(100, "Steps of each reward-hacking run (by 100, beta = 0 has found the blind spot).", 1, 2000)
+    hack_steps: int = _help(150, "Steps of each reward-hacking run (by 150, beta = 0 has found the blind spot on 4 of 5 "
+                                   "seeds; by 100 on 3 of 5).", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
-    hack_beta: float = _help(0.2, "The sensible KL coefficient shown next to beta = 0. The hacking runs are RLOO, whose "
+    hack_beta: float = _help(0.1, "The sensible KL coefficient shown next to beta = 0. The hacking runs are RLOO, whose "
                                   "penalty is in each headline's reward (InstructGPT's form): a headline the SFT model "
                                   "finds unlikely, such as one cut off after two words, costs beta x its KL in reward. "
                                   "GRPO's penalty in the loss let the cut-off headlines through on 2 of 5 seeds.", 0.0, 10.0)
