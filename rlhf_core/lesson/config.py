@@ -45,7 +45,9 @@ class LessonConfig:
     hack_beta: float = _help(0.1, "The sensible KL coefficient shown next to beta = 0. The hacking runs are RLOO, whose "
                                   "penalty is in each headline's reward (InstructGPT's form): a headline the SFT model "
                                   "finds unlikely, such as one cut off after two words, costs beta x its KL in reward. "
-                                  "GRPO's penalty in the loss let the cut-off headlines through on 2 of 5 seeds.", 0.0, 10.0)
+                                  "GRPO's penalty in the loss let the cut-off headlines through on 2 of 5 seeds. At 0.2 "
+                                  "the sensible run barely learned, and over 150 steps its gold ended below its start on "
+                                  "2 of 5 seeds; at 0.1 it learns, and gold held on 4 of 5 (bench/bench_lesson.py).", 0.0, 10.0)
     generalist_steps: int = _help(200, "SFT steps of the 'whose values?' start on every rated headline (batch 16).", 1, 2000)
     generalist_lr: float = _help(1e-3, "SFT learning rate of that start: high, so `tiny` (pre-trained on plain news "
                                        "headlines) learns to write hooks too (at 3e-4 for 60 steps it wrote none in 192 "
