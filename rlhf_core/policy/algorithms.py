@@ -135,7 +135,9 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
         data_help="Articles to write headlines for (their headlines are ignored).",
         presets={"tiny": {"lr": 3e-4, "batch_size": 16, "generation": {"temperature": 0.7, "max_new_tokens": 20}},
                  # smollm2, LoRA r 16: 30 steps from SmolLM2 raised the sampled headlines' reward 0.22 -> 0.62 (first
-                 # vs last 10 steps, KL 7) while gold stayed 0.17 -> 0.19: start from an SFT run (start_note)
+                 # vs last 10 steps, KL 7) while gold stayed 0.17 -> 0.19: start from an SFT run (start_note). From
+                 # the LoRA SFT run, 50 steps raised held-out sampled gold (T 1.0, 40 test articles x 4) 0.470 -> 0.745
+                 # (win rate 0.78, 0.71 .. 0.83); in training gold 0.54 -> 0.76 (first vs last 10 steps), KL 3.6
                  "smollm2": {"lr": 1e-4, "lora_r": 16}},
     ),
     Algorithm(
