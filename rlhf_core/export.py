@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -556,8 +557,10 @@ LAUNCH, CPU_LAUNCH = LAUNCH_LINES[1][1], LAUNCH_LINES[2][1]  # many GPUs; CPU
 def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str, reward_path: str,
                   lora: dict | None = None, save_merged: bool = False) -> str:
     trainer, config = TRL_CLASSES[algo]
-    reward_function = EXPORTS[algo].shape == "reward_function"
-    extra = f"\n- {EXPORTS[algo].readme}" if EXPORTS[algo].readme else ""  # the algorithm's own difference, if any
+    export = EXPORTS[algo]
+    reward_function = export.shape == "reward_function"
+    # the algorithm's own difference, if any, wrapped as the template's other bullets
+    extra = "\n" + textwrap.fill(export.readme, 112, initial_indent="- ", subsequent_indent="  ") if export.readme else ""
     tuning = "full fine-tuning (every weight trains)"
     if lora:
         tuning = (f"LoRA as in the studio (`LORA` in train.py: r {lora['r']}, alpha {lora['lora_alpha']}, dropout "
