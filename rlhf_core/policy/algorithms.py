@@ -269,9 +269,9 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
                       fixed={"loss_type": "kto", "logging_steps": 1},  # Ethayarajh 2024's loss, the one our KTO computes
                       note="TRL builds the frozen reference and the mismatched pairs of the KL reference point itself",
                       readme="KTO: TRL warns when desirable_weight x desirable rows / (undesirable_weight x undesirable "
-                             "rows) is outside the paper's range [1, 4/3] (Ethayarajh 2024). The studio's smollm2 preset puts it near "
-                             "3.6 on purpose: a model that has never written these headlines learns their form only "
-                             "with the desirable side ahead. There the warning is expected.",
+                             "rows) is outside the paper's range [1, 4/3] (Ethayarajh 2024). The studio's smollm2 "
+                             "preset puts it near 3.6 on purpose: a model that has never written these headlines "
+                             "learns their form only with the desirable side ahead. There the warning is expected.",
                       needs="give ratings with an article and a headline, or preference pairs.",
                       metrics={**_POLICY_METRICS, "reward/chosen": "rewards/chosen", "reward/rejected": "rewards/rejected",
                                "kto/kl_ref": "kl"}),
