@@ -59,3 +59,22 @@ def test_policy_train_errors_are_plain(tmp_path, capsys):
     assert main(["policy", "train", "--algo", "grpo", "--policy", "tiny-init", "--reward", "r", "--data", "x.csv",
                  "--out", str(tmp_path), "--steps", "0"]) == 2
     assert "steps must be between 1 and 100,000" in capsys.readouterr().err
+
+
+def test_sampling_flags_reach_the_generation_settings_and_keep_the_preset_rest():
+    from rlhf_core.cli import build_parser
+    from rlhf_core.policy.cli import build_config
+
+    base = ["policy", "train", "--algo", "rloo", "--policy", "smollm2", "--reward", "r", "--data", "x.csv", "--out", "o"]
+    preset = build_config(build_parser().parse_args(base)).generation
+    assert (preset.temperature, preset.max_new_tokens) == (1.0, 24)  # the smollm2 preset: T 1.0 learns from SFT
+    cooler = build_config(build_parser().parse_args(base + ["--temperature", "0.7"])).generation
+    assert (cooler.temperature, cooler.max_new_tokens) == (0.7, 24)
+    both = build_config(build_parser().parse_args(base + ["--temperature", "0.5", "--max-new-tokens", "8"])).generation
+    assert (both.temperature, both.max_new_tokens) == (0.5, 8)
+
+
+def test_sampling_flags_on_an_algorithm_that_samples_nothing_are_a_plain_error(tmp_path, capsys):
+    assert main(["policy", "train", "--algo", "dpo", "--policy", "tiny-init", "--data", "x.jsonl",
+                 "--out", str(tmp_path), "--temperature", "0.7"]) == 2
+    assert "--temperature does not apply to dpo" in capsys.readouterr().err

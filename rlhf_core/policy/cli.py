@@ -2,7 +2,7 @@
 
     policy train --algo ALGO --policy smollm2|tiny|tiny-init|DIR [--reward DIR] --data PATH
                  --out DIR [--steps N] [--beta B] [--lr LR] [--seed S] [--save-every K] [--resume DIR]
-                 [--paper-defaults] [--set FIELD=VALUE ...]
+                 [--temperature T] [--max-new-tokens N] [--paper-defaults] [--set FIELD=VALUE ...]
         ALGO is any trainable algorithm of rlhf_core.policy.algorithms (sft, ppo, grpo, dpo, ...); prints
         one JSON object per step (keys as in rlhf_core.metrics.glossary(); probe headlines under `samples`),
         then {"summary": {...}} with the final checkpoint's folder and the mean proxy / gold reward of the
@@ -45,6 +45,8 @@ def add_commands(groups) -> None:
     train.add_argument("--save-every", type=int, default=0, help="checkpoint every K steps (0 = only final/)")
     train.add_argument("--sample-every", type=int, default=10, help="probe headlines every K steps (0 = never)")
     train.add_argument("--max-new-tokens", type=int, default=None, help="headline length limit (algorithms that sample)")
+    train.add_argument("--temperature", type=float, default=None,
+                       help="sampling temperature (algorithms that sample); default: the preset's (e.g. 0.7 for GRPO on tiny)")
     train.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                        help="any other config field, e.g. --set group_size=8 (see the algorithm's config class)")
     train.add_argument("--resume", default="", help="a checkpoint folder to continue from")
@@ -64,8 +66,12 @@ def build_config(args: argparse.Namespace):
             if name not in types:
                 raise ConfigError(f"--{name} does not apply to {args.algo} (it has no {name}).")
             values[name] = getattr(args, name)
-    if args.max_new_tokens is not None and "generation" in types:
-        values["generation"] = {"max_new_tokens": args.max_new_tokens}
+    sampling = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
+    sampling = {name: value for name, value in sampling.items() if value is not None}
+    if sampling and "generation" not in types:
+        raise ConfigError(f"--{next(iter(sampling)).replace('_', '-')} does not apply to {args.algo} (it samples nothing).")
+    if sampling:
+        values["generation"] = sampling
     for item in getattr(args, "set", []):
         name, sep, text = item.partition("=")
         if not sep or name.strip() not in types or name.strip() == "generation":
