@@ -9,11 +9,13 @@
 
 Targets (issue 15): trained on the sample data with the defaults, both quick and full models rank
 independently written news at Spearman >= 0.65 and within-article pairwise accuracy >= 0.85, without
-losing held-out gold agreement on the sample's test split. Two hand-written real-style sets are
-scored, neither ever trained on: sample_data/realstyle_headlines.csv (15 articles, 4 styles) and
+losing held-out gold agreement on the sample's test split. Three hand-written real-style sets are
+scored, none ever trained on: sample_data/realstyle_headlines.csv (15 articles, 4 styles);
 bench/data/realstyle_dev.csv (24 other articles x accurate / clickbait / wrong fact, written for
 issue 15's development: other topics and phrasing, and wrong facts of more kinds: swapped actors,
-reversed outcomes, 'doubles' for a fall). For each: Spearman, within-article pairwise accuracy, and
+reversed outcomes, 'doubles' for a fall); bench/data/realstyle_holdout.csv (18 more articles x the same
+three, written before any tuning against it, to see whether a change made for the dev set generalises:
+read it, never tune on it). For each: Spearman, within-article pairwise accuracy, and
 the pairs by kind (accurate>clickbait, accurate>wrong_fact, clickbait>wrong_fact, ...).
 Held out = sample_data/test_ratings.csv and test_preferences.jsonl (articles never seen in training).
 `ceiling` is the hidden persona's own noise-free score against those held-out stars: rater noise and
@@ -108,7 +110,8 @@ def spread(results: list[dict]) -> dict:
 
 
 REALSTYLE = {"realstyle": sample_data_dir() / "realstyle_headlines.csv",
-             "realstyle_dev": Path(__file__).resolve().parent / "data" / "realstyle_dev.csv"}
+             "realstyle_dev": Path(__file__).resolve().parent / "data" / "realstyle_dev.csv",
+             "realstyle_holdout": Path(__file__).resolve().parent / "data" / "realstyle_holdout.csv"}
 
 
 def _with_styles(path: Path):
