@@ -212,6 +212,23 @@ def test_reader_checks_catch_wrong_facts_in_any_wording():
     assert magnitude_claims("Sales rose 12 percent to 50 units.", "Sales triple to 50 units") == 1
 
 
+def test_subject_contradictions_read_the_whole_article_about_the_same_thing():
+    from rlhf_core.reward.checks import reader_checks, subject_contradictions
+
+    # the lead goes both ways (jobs cut, output up), so the lead-only check proves nothing; the second sentence
+    # says what happened to the price
+    article = ("Larkfield Foods cut 120 jobs on Monday while output at its main plant rose 4%. "
+               "The company also said the price of its bread will stay unchanged at $2.40 until March.")
+    assert subject_contradictions(article, "Larkfield Foods cuts 120 jobs as output rises") == 0
+    assert subject_contradictions(article, "Larkfield keeps bread price at $2.40") == 0
+    assert subject_contradictions(article, "Larkfield raises bread price to $2.40") == 1  # a freeze, not a rise
+    assert subject_contradictions(article, "Larkfield Foods adds 120 jobs") == 1  # 'cut' said of the jobs
+    assert subject_contradictions(article, "Larkfield output falls 4%, 120 jobs cut") == 1
+    assert reader_checks(article, "Larkfield raises bread price to $2.40")[2] == 1.0  # the reader check takes it
+    # a direction said of something else is no contradiction: the wages are not the output
+    assert subject_contradictions("Output rose 4% at the plant. Wages fell.", "Plant wages fall") == 0
+
+
 def test_quick_model_with_and_without_reader_checks_scores(realstyle, tmp_path):
     """The reader checks are a setting recorded with the head: a model made without them still loads and scores."""
     for reader in (True, False):

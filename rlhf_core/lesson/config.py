@@ -39,7 +39,7 @@ class LessonConfig:
     probe_articles: int = _help(6, "Held-out articles shown before / after, headline by headline.", 1, 40)
     fresh_articles: int = _help(120, "Fresh articles (generated for the evaluation only, never trained on) scored with the "
                                      "newsroom's held-out fifth: more articles, a narrower interval on the gain.", 0, 5000)
-    hack_steps: int = _help(150, "Steps of each reward-hacking run (by 150, beta = 0 has found the blind spot on 4 of 5 "
+    hack_steps: int = _help(150, "Steps of each reward-hacking run (by 150, beta = 0 has found the blind spot on 4-5 of 5 "
                                    "seeds; by 100 on 3 of 5).", 1, 2000)
     hack_lr: float = _help(3e-4, "Learning rate of the reward-hacking runs (large: over-optimisation shows sooner).", 1e-6, 1e-2)
     hack_beta: float = _help(0.1, "The sensible KL coefficient shown next to beta = 0. The hacking runs are RLOO, whose "

@@ -8,6 +8,7 @@ tool-augmented reward model reads a tool's output (Li et al. 2024). Plain Python
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -82,11 +83,80 @@ def magnitude_claims(article: str, headline: str) -> int:
     return sum(not supported(f) for f in claims)
 
 
+# Words for "no change": a headline that says a price rose where the article says it was frozen is as wrong as "fell".
+HOLD_WORDS = "hold keep freeze unchanged flat steady maintain".split()
+
+
+# Where a clause ends: a direction word is said of something in its own clause ('jobs cut as output rises').
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:and|as|while|but|after|before|with|despite|amid|when|because|although|"
+                           r"though|which|who|whereas|since|until)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _direction_sides() -> dict[str, tuple]:
+    """Stem -> (axis, +1 up / -1 down) for the personas' DIRECTION_AXES, ("hold", 0) for HOLD_WORDS; a word on two
+    axes ('lose') keeps the first."""
+    from rlhf_core.data.personas import DIRECTION_AXES, stem
+
+    sides: dict[str, tuple] = {}
+    for axis, (up, down) in enumerate(DIRECTION_AXES):
+        for words, sign in ((up, 1), (down, -1)):
+            for word in words:
+                sides.setdefault(stem(word), (axis, sign))
+    for word in HOLD_WORDS:
+        sides.setdefault(stem(word), ("hold", 0))
+    return sides
+
+
+def _direction_mentions(text: str, names: set) -> list[tuple[tuple, set]]:
+    """Each direction word of `text` as its side (see _direction_sides) with the content stems of its clause, less
+    the article's names: what the direction is said of ('unemployment', 'rate' for 'the unemployment rate fell';
+    not 'Larkfield', which every clause of a story about Larkfield shares)."""
+    from rlhf_core.data.personas import STOPWORDS, stem, tokenize
+
+    sides, mentions = _direction_sides(), []
+    for clause in _CLAUSE_BREAK.split(text):
+        tokens = tokenize(clause or "")
+        about = {stem(t) for t in tokens if t[0].isalpha() and t.lower() not in STOPWORDS and len(t) > 2} - set(sides) - names
+        mentions += [(sides[stem(t)], about) for t in tokens if t[0].isalpha() and stem(t) in sides]
+    return mentions
+
+
+def _names(tokens: list[str]) -> list[str]:
+    """Capitalised words after a sentence's first, and the first when a capitalised word follows ('Larkfield Foods')."""
+    first = tokens[:1] if len(tokens) > 1 and tokens[1][0].isupper() else []
+    return first + [t for t in tokens[1:] if t[0].isupper()]
+
+
+def subject_contradictions(article: str, headline: str) -> int:
+    """Direction words of the headline that the article reverses for the same thing, anywhere in it.
+
+    A reader does not only compare the headline with the lead: 'unemployment rises' is wrong when the article
+    says 'the unemployment rate fell', even if its lead also says employers 'added' jobs. Each direction word of
+    the headline is matched with the article's direction words whose clause shares a content word with its own
+    ('unemployment'; names left out); it counts when some match says the opposite (fell for rises, rejected for
+    approves, or a freeze for either way on the up/down axis) and none says the same.
+    """
+    from rlhf_core.data.personas import split_sentences, stem, tokenize
+
+    sentences = split_sentences(article)
+    names = {stem(t) for sentence in sentences for t in _names(tokenize(sentence))}
+    told = [m for sentence in sentences for m in _direction_mentions(sentence, names)]
+    count = 0
+    for (axis, sign), about in _direction_mentions(headline, names):
+        matches = [(a, s) for (a, s), context in told if context & about]
+        same = any(a == axis and s == sign for a, s in matches)
+        opposite = any((a == axis and s == -sign) or {a, axis} == {"hold", 0} for a, s in matches)
+        count += opposite and not same
+    return count
+
+
 def reader_checks(article: str, headline: str) -> np.ndarray:
     """What a reader checks, whatever the wording: measured by the personas' text rules, never a persona's score.  -> (N_READER,)
 
     Numbers in any rendering ('$4.5m' = '$4.5 million', '12 percent' = '12%', 'three' = 3) and names
-    against the article, direction words against its lead ('falls' for a rise, 'rejects' for approved),
+    against the article, direction words against its lead or against what it says of the same thing
+    ('falls' for a rise, 'rejects' for approved, 'raises' for a freeze: subject_contradictions),
     magnitude words against its figures, then the marks of clickbait and of broken text (READER_CHECKS
     names them). Support shares enter as logs: a wrong fact multiplies a headline's worth, it is not
     one point off.
@@ -95,7 +165,8 @@ def reader_checks(article: str, headline: str) -> np.ndarray:
 
     f = extract_features(article, headline)
     name_support = 0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0
-    return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), f.contradictions,
+    contradictions = max(f.contradictions, subject_contradictions(article, headline))
+    return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), contradictions,
                      f.n_numbers * (1.0 - f.number_support), f.n_entities * (1.0 - f.entity_support),
                      magnitude_claims(article, headline), f.specificity, f.overlap, f.clickbait, f.emotion,
                      f.superlatives, f.question_bait, min(f.second_person, 2), min(f.exclamations, 3), min(f.all_caps, 3),
