@@ -38,6 +38,10 @@ from rlhf_core.policy.algorithms import ALGORITHMS, TRLExport
 
 DATA_FILE = "train.jsonl"
 REWARD_DIR = "reward_model"
+# The studio files a reward function needs for a full reward model's fact checks (pure Python and numpy): copied
+# into the bundle as they are, so train.py reads the checks exactly as the studio trained and scores with them.
+CHECKS_FILES = ("rlhf_core/__init__.py", "rlhf_core/errors.py", "rlhf_core/data/__init__.py", "rlhf_core/data/personas.py",
+                "rlhf_core/reward/__init__.py", "rlhf_core/reward/checks.py")
 
 
 def reward_rows(tables: dict[str, list], cfg, style=None) -> list[dict]:
@@ -186,6 +190,7 @@ def export_trl_bundle(out_dir, algo: str, datasets=None, config=None, model_id: 
         reward_path, reward_max_length = _bundle_reward_model(out, reward_model)
         if reward_path == REWARD_DIR:
             files[REWARD_DIR] = out / REWARD_DIR
+        files["rlhf_core"] = _bundle_checks(out)
     files["train.py"] = paths.atomic_write_text(out / "train.py", render_train_py(
         algo, model_id, kwargs, reward_model=reward_path or REWARD_DIR, reward_max_length=reward_max_length,
         lora=lora_settings(config), save_merged=bool(getattr(config, "save_merged", False))))
@@ -241,6 +246,14 @@ def _bundle_reward_model(out: Path, reward_model: str) -> tuple[str, int]:
     return REWARD_DIR, int(meta.get("max_length", 256))
 
 
+def _bundle_checks(out: Path) -> Path:
+    """Copy CHECKS_FILES into out/rlhf_core/ (train.py imports the fact checks from there); returns that folder."""
+    root = Path(__file__).resolve().parent.parent
+    for name in CHECKS_FILES:
+        paths.atomic_write_bytes(out / name, (root / name).read_bytes())
+    return out / "rlhf_core"
+
+
 # --------------------------------------------------------------------------- generated files
 def _studio_name(algo: str, trl_name: str) -> str:
     """Which of our fields a TRL field comes from, in words (for comments and the README)."""
@@ -256,37 +269,24 @@ def _config_lines(kwargs: dict, algo: str) -> str:
 
 def render_train_py(algo: str, model_id: str, kwargs: dict, reward_model: str = REWARD_DIR,
                     reward_max_length: int = 256, lora: dict | None = None, save_merged: bool = False) -> str:
-    """The bundle's train.py: readable, standalone (no rlhf_core on the cluster).
+    """The bundle's train.py: readable; the cluster needs no studio install (a reward function imports the fact
+    checks from the few rlhf_core files bundled next to it, CHECKS_FILES).
 
     `lora` (peft.LoraConfig arguments, see lora_settings) trains an adapter as the studio's run would;
     `save_merged` folds it into the weights of output/final.
     """
     spec = EXPORTS[algo]
     trainer, config, shape = spec.trainer, spec.config, spec.shape
-    stdlib = sorted(("json", "os", "sys") + (("re",) if shape == "reward_function" else ()))
+    stdlib = ("json", "os", "sys")
     header = _HEADER.format(
         title=TITLES[algo], trainer=trainer, config=config, stdlib="".join(f"import {m}\n" for m in stdlib),
         imports=_IMPORTS[shape].format(trainer=trainer, config=config), algo=algo, model_id=model_id,
         studio_config=type(default_config(algo)).__name__,
         reward_consts=_REWARD_CONSTS.format(reward_model=_reward_expr(reward_model),
                                             max_length=reward_max_length) if shape == "reward_function" else "",
-        helpers=_helpers(shape), lora=lora, save_merged=save_merged)
+        helpers=_HELPERS[shape], lora=lora, save_merged=save_merged)
     body = _BODIES[shape].format(trainer=trainer, note=spec.note)
     return header.replace("{CONFIG}", _config_lines(kwargs, algo)) + body + _FOOTER
-
-
-def _helpers(shape: str) -> str:
-    """train.py's helper functions; a reward function's include the studio's fact checks, copied from their one source."""
-    if shape != "reward_function":
-        return _HELPERS[shape]
-    import inspect
-
-    from rlhf_core.reward import checks
-
-    functions = (checks.fact_sets, checks.checks_text, checks.headline_with_checks)
-    source = (f"\n\n_NUMBER = re.compile({checks._NUMBER.pattern!r})\n_PUNCT = {checks._PUNCT!r}\n\n\n"
-              + "\n\n".join(inspect.getsource(f) for f in functions))
-    return source.rstrip("\n") + "\n" + _HELPERS[shape]
 
 
 def _reward_expr(reward_model: str) -> str:
@@ -373,7 +373,9 @@ _IMPORTS = {  # third-party imports of each train.py shape, in isort order
                     "from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser\n"
                     "from trl import {config}, {trainer}\n",
 }
-_IMPORTS["reward_function"] = _IMPORTS["reward_model"]
+_IMPORTS["reward_function"] = (_IMPORTS["reward_model"] + "\n# the studio's fact checks, bundled next to this file "
+                               "(rlhf_core/: pure Python and numpy)\n"
+                               "from rlhf_core.reward.checks import fact_checks_version, headline_with_checks\n")
 
 _REWARD_CONSTS = '''# the reward model: a folder or hub id (override with the REWARD_MODEL environment variable)
 REWARD_MODEL = os.environ.get("REWARD_MODEL", {reward_model})
@@ -411,13 +413,13 @@ def make_reward_function(path, device):
     # (a TRL reward model brought into the studio says so in its metadata: "token_type_ids": false)
     meta_file = Path(path) / "studio_reward.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"token_type_ids": False}
-    segments, fact_checks = meta.get("token_type_ids", True), meta.get("fact_checks", False)
+    segments, checks = meta.get("token_type_ids", True), fact_checks_version(meta)
 
     @torch.no_grad()
     def reward_model_score(prompts, completions, article, **kwargs):
         headlines = [headline_of(c) for c in completions]
-        if fact_checks:  # the studio model reads the headline's fact checks after it
-            headlines = [headline_with_checks(a, h, tokenizer.sep_token) for a, h in zip(article, headlines)]
+        if checks:  # the studio model reads the headline's fact checks after it, as it was trained to
+            headlines = [headline_with_checks(a, h, tokenizer.sep_token, checks) for a, h in zip(article, headlines)]
         batch = tokenizer(list(article), headlines, truncation="longest_first", max_length=REWARD_MAX_LENGTH,
                           padding=True, return_tensors="pt").to(device)
         if not segments:
@@ -574,7 +576,8 @@ def render_readme(algo: str, model_id: str, kwargs: dict, rows: int, style: str,
                  f"not included: put a reward model folder at `{REWARD_DIR}/` or set `REWARD_MODEL`")
         grpo = (f"\nThe reward is sigmoid(logit) of a one-logit sequence-classification model on (article, "
                 f"headline) pairs; reward model: {where}. A studio *quick* reward model cannot be used "
-                "(plain transformers cannot load its linear head).\n")
+                "(plain transformers cannot load its linear head). A studio model's fact checks are read with the "
+                "studio's own code, bundled in `rlhf_core/` (pure Python and numpy).\n")
     return f"""# RLHF Studio export: {TITLES[algo]} with TRL's {trainer}
 
 {rows} training rows in `{DATA_FILE}` (prompt style: {style}), starting model `{model_id}`, {tuning}.

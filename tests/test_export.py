@@ -284,7 +284,7 @@ def _tiny_reward_folder(path: Path, fmt: str = "full", fact_checks: bool = False
     return path
 
 
-@pytest.mark.parametrize("fact_checks, meta", [(False, {}), (True, {}),
+@pytest.mark.parametrize("fact_checks, meta", [(False, {}), (True, {}), (True, {"fact_checks_version": 2}),
                                                (False, {"token_type_ids": False})])  # a TRL reward model imported back
 def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks, meta):
     import torch
@@ -299,11 +299,14 @@ def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks, m
     assert (bundled / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
     # run train.py's reward helpers (without importing trl): they must give the studio's sigmoid(logit)
     tree = ast.parse(Path(manifest["files"]["train.py"]).read_text())
-    helpers = ("headline_of", "make_reward_function", "fact_sets", "checks_text", "headline_with_checks")
+    helpers = ("headline_of", "make_reward_function")
     keep = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in helpers
-            or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in ("REWARD_MAX_LENGTH", "_NUMBER", "_PUNCT")]
-    namespace = {"torch": torch, "Path": Path, "AutoTokenizer": AutoTokenizer, "json": json, "re": re,
-                 "AutoModelForSequenceClassification": AutoModelForSequenceClassification}
+            or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "REWARD_MAX_LENGTH"]
+    from rlhf_core.reward.checks import fact_checks_version, headline_with_checks  # train.py imports the bundled copy
+
+    namespace = {"torch": torch, "Path": Path, "AutoTokenizer": AutoTokenizer, "json": json,
+                 "AutoModelForSequenceClassification": AutoModelForSequenceClassification,
+                 "fact_checks_version": fact_checks_version, "headline_with_checks": headline_with_checks}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "train.py", "exec"), namespace)
     assert namespace["REWARD_MAX_LENGTH"] == 48
     reward = namespace["make_reward_function"](str(bundled), "cpu")
@@ -323,6 +326,33 @@ def test_grpo_reward_function_matches_the_studio_scorer(tmp_path, fact_checks, m
             plain = torch.sigmoid(model(**batch).logits.squeeze(-1)).tolist()
         assert got == pytest.approx(plain, abs=1e-5) and got != pytest.approx(segments, abs=1e-5)
     clear_scorer_cache()
+
+
+def test_grpo_bundle_carries_the_fact_checks_and_they_run_without_the_studio(tmp_path):
+    """The bundled rlhf_core/ files alone (no studio on the path) give the studio's fact checks, every version."""
+    import subprocess
+    import sys
+
+    from rlhf_core.reward.checks import checks_text
+
+    folder = _tiny_reward_folder(tmp_path / "rm", fact_checks=True, fact_checks_version=2)
+    articles = pd.DataFrame({"article": [A1, A2], "reference": ["", ""], "article_id": ["a", "b"]})
+    manifest = _bundle(tmp_path, "grpo", {"articles": articles}, reward_model=str(folder), model_id="x/Chat-Model")
+    bundle = Path(manifest["out_dir"])
+    assert "from rlhf_core.reward.checks import fact_checks_version, headline_with_checks" in \
+        Path(manifest["files"]["train.py"]).read_text()
+    pairs = [(A1, "Council rejects $24 million budget"), (A2, "Flu cases halve to 1,940"), (A1, "Council approves budget")]
+    script = ("import json, sys; from rlhf_core.reward.checks import checks_text; import rlhf_core; "
+              "print(json.dumps({'file': rlhf_core.__file__, 'texts': [checks_text(a, h, v) for a, h in "
+              "json.loads(sys.argv[1]) for v in (1, 2)]}))")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH: only the bundle's rlhf_core/
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(pairs)], cwd=bundle, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert Path(result["file"]).resolve().is_relative_to(bundle.resolve())
+    assert result["texts"] == [checks_text(a, h, v) for a, h in pairs for v in (1, 2)]
+    assert "directions reversed" in result["texts"][1] and "directions" not in result["texts"][0]
 
 
 def test_grpo_refuses_a_quick_reward_model(tmp_path):

@@ -83,16 +83,21 @@ def test_fact_checks_follow_the_headline_in_words():
     from rlhf_core.reward.checks import checks_text
 
     article = "Riverton's council voted on Tuesday to approve a $48 million bond for the Old Mill Bridge."
-    assert checks_text(article, "Riverton council approves $48 million bond") == \
+    assert checks_text(article, "Riverton council approves $48 million bond", version=1) == \
         "checks: numbers 1 of 1 in article, names 0 of 0 in article"
-    assert checks_text(article, "Council in Jasenen approves $84 million bond") == \
+    assert checks_text(article, "Council in Jasenen approves $84 million bond", version=1) == \
         "checks: numbers 0 of 1 in article, names 0 of 1 in article"  # a wrong number and a town never named
+    # version 2 (today's models) also says whether the article reverses a direction word or a magnitude word
+    assert checks_text(article, "Riverton council approves $48 million bond") == \
+        "checks: numbers 1 of 1 in article, names 0 of 0 in article, directions consistent, magnitudes consistent"
+    assert checks_text(article, "Riverton council rejects $48 million bond").endswith("directions reversed, magnitudes consistent")
+    assert checks_text(article, "Riverton doubles bridge bond").endswith("magnitudes unsupported")
     _, tokenizer = load_backbone("tiny")
     headline = "Council approves $48 million bridge bond"
-    ids = encode(tokenizer, ["word " * 300], [headline], max_length=64, checks=True)["input_ids"][0].tolist()
+    ids = encode(tokenizer, ["word " * 300], [headline], max_length=96, checks=2)["input_ids"][0].tolist()
     tail = tokenizer(f"{headline} {tokenizer.sep_token} {checks_text('word ' * 300, headline)}",
                      add_special_tokens=False)["input_ids"]
-    assert len(ids) == 64 and ids[-len(tail) - 1:-1] == tail  # the article is cut, headline and checks are whole
+    assert len(ids) == 96 and ids[-len(tail) - 1:-1] == tail  # the article is cut, headline and checks are whole
 
 
 def test_batches_keep_pairs_with_their_texts(realstyle):
@@ -123,6 +128,7 @@ def test_two_step_tiny_run_changes_params_and_saves_a_plain_checkpoint(realstyle
     meta = json.loads((folder / META_FILE).read_text())
     assert meta["format"] == "full" and meta["score_scale"] == [1.0, 5.0] and len(meta["data_fingerprint"]) == 16
     assert meta["fact_checks"] is True  # the default: the model reads the headline's fact checks after it
+    assert meta["fact_checks_version"] == 2  # ... as checks_text writes them today
     assert (folder / "model.safetensors").exists() and not list(tmp_path.glob(".model.*"))
     after = AutoModelForSequenceClassification.from_pretrained(folder)  # plain transformers
     changed = [n for n, p in after.named_parameters() if not torch.equal(p, before.state_dict()[n])]
@@ -134,9 +140,17 @@ def test_two_step_tiny_run_changes_params_and_saves_a_plain_checkpoint(realstyle
     articles, headlines = realstyle.article[:5].tolist(), realstyle.headline[:5].tolist()
     got = scorer.score(articles, headlines, batch_size=2)
     with torch.no_grad():
-        logits = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"], checks=True)).logits.squeeze(-1)
+        logits = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"], checks=2)).logits.squeeze(-1)
     np.testing.assert_allclose(got, torch.sigmoid(logits).numpy(), rtol=1e-4, atol=1e-6)
     assert ((got > 0) & (got < 1)).all()
+
+    # a model saved before versions (fact_checks true, no version) still reads the checks it was trained with: v1
+    clear_scorer_cache()
+    (folder / META_FILE).write_text(json.dumps({k: v for k, v in meta.items() if k != "fact_checks_version"}))
+    with torch.no_grad():
+        v1 = after(**encode(scorer.tokenizer, articles, headlines, meta["max_length"], checks=1)).logits.squeeze(-1)
+    np.testing.assert_allclose(load_scorer(tmp_path).score(articles, headlines, batch_size=2), torch.sigmoid(v1).numpy(),
+                               rtol=1e-4, atol=1e-6)
     clear_scorer_cache()
 
 

@@ -151,6 +151,16 @@ def subject_contradictions(article: str, headline: str) -> int:
     return count
 
 
+def reversed_directions(article: str, headline: str) -> int:
+    """Direction axes the headline reverses: against the article's lead (the personas' rule) or against what the
+    article says of the same thing (subject_contradictions), whichever finds more."""
+    from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize
+
+    sentences = split_sentences(article or "")
+    lead = count_contradictions(sentences[0] if sentences else "", tokenize(" ".join((headline or "").split())))
+    return max(lead, subject_contradictions(article, headline))
+
+
 def reader_checks(article: str, headline: str) -> np.ndarray:
     """What a reader checks, whatever the wording: measured by the personas' text rules, never a persona's score.  -> (N_READER,)
 
@@ -165,8 +175,7 @@ def reader_checks(article: str, headline: str) -> np.ndarray:
 
     f = extract_features(article, headline)
     name_support = 0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0
-    contradictions = max(f.contradictions, subject_contradictions(article, headline))
-    return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), contradictions,
+    return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), reversed_directions(article, headline),
                      f.n_numbers * (1.0 - f.number_support), f.n_entities * (1.0 - f.entity_support),
                      magnitude_claims(article, headline), f.specificity, f.overlap, f.clickbait, f.emotion,
                      f.superlatives, f.question_bait, min(f.second_person, 2), min(f.exclamations, 3), min(f.all_caps, 3),
@@ -181,15 +190,34 @@ def fact_sets(article: str, headline: str) -> tuple[set, set, set, set]:
     return numbers, names, set(_NUMBER.findall(article)), {w.strip(_PUNCT).lower() for w in article.split()}
 
 
-def checks_text(article: str, headline: str) -> str:
+# What a full reward model trained today reads after the headline; each model's metadata records its own
+# ("fact_checks_version"; models from before it read version 1).
+FACT_CHECKS_VERSION = 2
+
+
+def fact_checks_version(meta: dict) -> int:
+    """Which fact checks a full reward model reads, from its metadata: 0 = none, 1 for a model from before versions."""
+    return int(meta.get("fact_checks_version", 1)) if meta.get("fact_checks") else 0
+
+
+def checks_text(article: str, headline: str, version: int = FACT_CHECKS_VERSION) -> str:
     """The fact checks as words a cross-encoder reads after the headline (tool-augmented reward
-    modelling, Li et al. 2024): 'checks: numbers 0 of 1 in article, names 2 of 2 in article'."""
+    modelling, Li et al. 2024).
+    Version 1: 'checks: numbers 0 of 1 in article, names 2 of 2 in article'.
+    Version 2 adds ', directions reversed, magnitudes consistent': whether the article reverses a direction word
+    of the headline (reversed_directions) and whether its figures bear out a magnitude word (magnitude_claims).
+    """
     numbers, names, article_numbers, article_words = fact_sets(article, headline)
-    return (f"checks: numbers {len(numbers & article_numbers)} of {len(numbers)} in article, "
+    text = (f"checks: numbers {len(numbers & article_numbers)} of {len(numbers)} in article, "
             f"names {len(names & article_words)} of {len(names)} in article")
+    if version < 2:
+        return text
+    directions = "reversed" if reversed_directions(article, headline) else "consistent"
+    magnitudes = "unsupported" if magnitude_claims(article, headline) else "consistent"
+    return f"{text}, directions {directions}, magnitudes {magnitudes}"
 
 
-def headline_with_checks(article: str, headline: str, sep: "str | None") -> str:  # quoted: train.py copies it
+def headline_with_checks(article: str, headline: str, sep: "str | None", version: int = FACT_CHECKS_VERSION) -> str:
     """What a full reward model trained with fact checks reads as its second segment:
     'headline [SEP] checks: ...' (`sep` is the tokenizer's separator token; '|' if it has none)."""
-    return f"{headline} {sep or '|'} {checks_text(article, headline)}"
+    return f"{headline} {sep or '|'} {checks_text(article, headline, version)}"

@@ -122,11 +122,12 @@ class RewardConfig:
     fact_checks: bool = bounded(
         True,
         "Full fine-tuning: after the headline, the model also reads its fact checks in words "
-        "('numbers 0 of 1 in article, names 2 of 2 in article'), as a tool-augmented reward model "
-        "(Li et al. 2024) reads a tool's output. A few minutes of fine-tuning cannot teach a small "
-        "encoder to compare numbers and names on its own; with the checks it ranks hand-written news "
-        "far better (bench/bench_reward.py). The checkpoint still loads in plain transformers; score "
-        "with rlhf_core.reward.data.encode(..., checks=True).",
+        "('numbers 0 of 1 in article, names 2 of 2 in article, directions reversed, magnitudes consistent'), "
+        "as a tool-augmented reward model (Li et al. 2024) reads a tool's output. A few minutes of "
+        "fine-tuning cannot teach a small encoder to compare numbers, names and directions on its own; with "
+        "the checks it ranks hand-written news far better (bench/bench_reward.py). The checkpoint still "
+        "loads in plain transformers; score with rlhf_core.reward.data.encode(..., checks=v), v = its "
+        "metadata's fact_checks_version.",
     )
     quick: bool = bounded(
         False,

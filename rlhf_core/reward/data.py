@@ -267,17 +267,18 @@ def plan_batches(ratings: pd.DataFrame, preferences: pd.DataFrame, objective: st
     return plan
 
 
-def encode(tokenizer, articles: Iterable[str], headlines: Iterable[str], max_length: int, checks: bool = False):
+def encode(tokenizer, articles: Iterable[str], headlines: Iterable[str], max_length: int, checks: int = 0):
     """Tokenise (article, headline) pairs: [CLS] article [SEP] headline [SEP], padded to the longest.
 
     Only the ARTICLE is truncated (`only_first`): the headline is what is being judged. A headline
-    longer than the whole budget falls back to truncating both. With `checks`, the headline is
-    followed by its fact checks in words ([CLS] article [SEP] headline [SEP] checks: ... [SEP]).
+    longer than the whole budget falls back to truncating both. With `checks` (the fact checks' version, see
+    checks.checks_text; 0 = none, True = 1), the headline is followed by its fact checks in words
+    ([CLS] article [SEP] headline [SEP] checks: ... [SEP]).
     Returns a BatchEncoding with input_ids / attention_mask (and token_type_ids).  # (N, T)
     """
     articles, headlines = list(articles), list(headlines)
     if checks:
-        headlines = [headline_with_checks(a, h, tokenizer.sep_token) for a, h in zip(articles, headlines)]
+        headlines = [headline_with_checks(a, h, tokenizer.sep_token, int(checks)) for a, h in zip(articles, headlines)]
     try:
         return tokenizer(articles, headlines, truncation="only_first", max_length=max_length,
                          padding=True, return_tensors="pt")

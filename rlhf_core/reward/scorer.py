@@ -21,6 +21,7 @@ import numpy as np
 
 from rlhf_core.errors import ModelLoadError
 from rlhf_core.paths import read_json
+from rlhf_core.reward.checks import fact_checks_version
 from rlhf_core.reward.common import META_FILE, MODEL_SUBDIR, load_backbone  # noqa: F401 - one import for callers
 
 # --------------------------------------------------------------------------- scorers
@@ -62,7 +63,7 @@ class RewardScorer:
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 enc = encode(self.tokenizer, [articles[i] for i in idx], [headlines[i] for i in idx], self.max_length,
-                             bool(self.meta.get("fact_checks")))
+                             fact_checks_version(self.meta))
                 if not self.meta.get("token_type_ids", True):  # trained without segment ids (TRL's RewardTrainer)
                     enc.pop("token_type_ids", None)
                 enc = {k: v.to(self.device) for k, v in enc.items()}

@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from rlhf_core.reward.checks import FACT_CHECKS_VERSION
 from rlhf_core.reward.common import (batch_tensors, infer_scale, load_backbone, rank_metrics, save_checkpoint_dir,
                                      seed_everything, validation_loss, write_full)
 from rlhf_core.reward.config import RewardConfig
@@ -85,7 +86,7 @@ def train_reward(cfg: RewardConfig, ratings: pd.DataFrame | None, preferences: p
 
     run, start = _Run(), time.monotonic()
     meta = {"format": "full", "backbone": cfg.backbone, "objective": cfg.objective, "max_length": cfg.max_length,
-            "fact_checks": cfg.fact_checks,
+            "fact_checks": cfg.fact_checks, "fact_checks_version": FACT_CHECKS_VERSION if cfg.fact_checks else 0,
             "score_scale": list(score_scale) if score_scale else infer_scale(ratings),
             "data_fingerprint": splits.fingerprint, "data": splits.sizes(), "config": cfg.to_dict()}
     try:
@@ -159,7 +160,7 @@ def _batch_loss(model, tokenizer, batch, cfg: RewardConfig):
     from rlhf_core.reward.data import encode
     from rlhf_core.reward.losses import objective_loss
 
-    enc = encode(tokenizer, batch.articles, batch.headlines, cfg.max_length, cfg.fact_checks)
+    enc = encode(tokenizer, batch.articles, batch.headlines, cfg.max_length, FACT_CHECKS_VERSION if cfg.fact_checks else 0)
     enc = {k: v.to(cfg.device) for k, v in enc.items()}  # (N, T)
     logits = model(**enc).logits.squeeze(-1)  # (N,)
     return objective_loss(cfg.objective, batch_tensors(logits, batch, logits.device), cfg.center_rewards_coef)
@@ -178,7 +179,7 @@ def _validate(model, tokenizer, batch, cfg: RewardConfig, chunk: int = 64) -> di
         for s in range(0, len(order), chunk):
             idx = order[s:s + chunk]
             enc = encode(tokenizer, [batch.articles[i] for i in idx], [batch.headlines[i] for i in idx], cfg.max_length,
-                         cfg.fact_checks)
+                         FACT_CHECKS_VERSION if cfg.fact_checks else 0)
             logits[torch.as_tensor(idx, device=cfg.device)] = model(**{k: v.to(cfg.device) for k, v in enc.items()}).logits.squeeze(-1)
         tensors = batch_tensors(logits, batch, logits.device)
     return {"loss/val": validation_loss(cfg, tensors), **rank_metrics(tensors, batch)}
