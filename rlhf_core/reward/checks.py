@@ -108,7 +108,7 @@ def _direction_sides() -> dict[str, tuple]:
     return sides
 
 
-def _direction_mentions(text: str, names: set) -> list[tuple[tuple, set]]:
+def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
     """Each direction word of `text` as its side (see _direction_sides) with the content stems of its clause, less
     the article's names: what the direction is said of ('unemployment', 'rate' for 'the unemployment rate fell';
     not 'Larkfield', which every clause of a story about Larkfield shares)."""
@@ -128,6 +128,16 @@ def _names(tokens: list[str]) -> list[str]:
     return first + [t for t in tokens[1:] if t[0].isupper()]
 
 
+@functools.lru_cache(maxsize=1024)
+def _article_directions(article: str) -> tuple[frozenset, tuple]:
+    """The article's names and its direction mentions, read once for all the headlines written for it."""
+    from rlhf_core.data.personas import split_sentences, stem, tokenize
+
+    sentences = split_sentences(article)
+    names = frozenset(stem(t) for sentence in sentences for t in _names(tokenize(sentence)))
+    return names, tuple(m for sentence in sentences for m in _direction_mentions(sentence, names))
+
+
 def subject_contradictions(article: str, headline: str) -> int:
     """Direction words of the headline that the article reverses for the same thing, anywhere in it.
 
@@ -137,11 +147,7 @@ def subject_contradictions(article: str, headline: str) -> int:
     ('unemployment'; names left out); it counts when some match says the opposite (fell for rises, rejected for
     approves, or a freeze for either way on the up/down axis) and none says the same.
     """
-    from rlhf_core.data.personas import split_sentences, stem, tokenize
-
-    sentences = split_sentences(article)
-    names = {stem(t) for sentence in sentences for t in _names(tokenize(sentence))}
-    told = [m for sentence in sentences for m in _direction_mentions(sentence, names)]
+    names, told = _article_directions(article)
     count = 0
     for (axis, sign), about in _direction_mentions(headline, names):
         matches = [(a, s) for (a, s), context in told if context & about]
