@@ -109,9 +109,9 @@ def spread(results: list[dict]) -> dict:
     return {key: [round(sum(v) / len(v), 3), min(v), max(v)] for key, v in figures.items()}
 
 
+BENCH_DATA = Path(__file__).resolve().parent / "data"
 REALSTYLE = {"realstyle": sample_data_dir() / "realstyle_headlines.csv",
-             "realstyle_dev": Path(__file__).resolve().parent / "data" / "realstyle_dev.csv",
-             "realstyle_holdout": Path(__file__).resolve().parent / "data" / "realstyle_holdout.csv"}
+             "realstyle_dev": BENCH_DATA / "realstyle_dev.csv", "realstyle_holdout": BENCH_DATA / "realstyle_holdout.csv"}
 
 
 def _with_styles(path: Path):

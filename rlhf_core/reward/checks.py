@@ -116,9 +116,10 @@ def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
 
     sides, mentions = _direction_sides(), []
     for clause in _CLAUSE_BREAK.split(text):
-        tokens = tokenize(clause or "")
-        about = {stem(t) for t in tokens if t[0].isalpha() and t.lower() not in STOPWORDS and len(t) > 2} - set(sides) - names
-        mentions += [(sides[stem(t)], about) for t in tokens if t[0].isalpha() and stem(t) in sides]
+        words = [t for t in tokenize(clause or "") if t[0].isalpha()]
+        stems = [stem(t) for t in words]
+        about = {s for t, s in zip(words, stems) if t.lower() not in STOPWORDS and len(t) > 2 and s not in sides} - names
+        mentions += [(sides[s], about) for s in stems if s in sides]
     return mentions
 
 
