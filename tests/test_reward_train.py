@@ -243,6 +243,59 @@ def test_subject_contradictions_read_the_whole_article_about_the_same_thing():
     assert subject_contradictions("Output rose 4% at the plant. Wages fell.", "Plant wages fall") == 0
 
 
+def test_reversals_read_magnitude_words_joined_names_and_swapped_roles():
+    from rlhf_core.reward.checks import (checks_text, fact_sets, lead_contradictions, reader_checks, reversed_directions,
+                                         subject_contradictions, swapped_roles)
+
+    # 'halve' is a direction: wrong where the article says the prices doubled
+    coffee = "Cocoa prices have nearly doubled over the past year after storms hit harvests, traders said on Friday."
+    assert lead_contradictions(coffee, "Cocoa prices halve as harvests recover") == 1
+    assert lead_contradictions(coffee, "Cocoa prices nearly double in a year") == 0
+    # 'without raising fees' is said of the fees, not of the budget the council cut
+    budget = ("The council cut the parks budget by 5 percent on Monday. Members said the cut was needed to balance "
+              "the budget without raising fees.")
+    assert subject_contradictions(budget, "Council raises parks budget 5%") == 1
+    assert subject_contradictions(budget, "Council cuts parks budget 5%") == 0
+    # names joined by a dash are the article's two names
+    merger = "The tribunal on Tuesday blocked the merger of grocers Alder and Birchwood, citing higher prices."
+    assert fact_sets(merger, "Tribunal blocks Alder-Birchwood merger")[1] == {"alder", "birchwood"}
+    joined = reader_checks(merger, "Tribunal blocks Alder-Birchwood merger")
+    assert joined[1] == 0.0 and joined[4] == 0.0  # log name support 0: every name found
+    assert reader_checks(merger, "Tribunal blocks Alder-Corvin merger")[4] > 0
+    # who did what to whom
+    deal = "Harlow Steel agreed on Tuesday to buy its smaller rival Denton Metals for $900 million in cash."
+    assert swapped_roles(deal, "Denton Metals to buy Harlow Steel for $900 million") == 1
+    assert swapped_roles(deal, "Harlow Steel to buy Denton Metals for $900 million") == 0
+    assert swapped_roles(deal, "Harlow Steel and Denton Metals agree $900 million deal") == 0  # no role word between
+    vote = "Former teacher Mira Holt was elected mayor of Ostend on Sunday, defeating the incumbent Sam Pryce."
+    assert swapped_roles(vote, "Sam Pryce defeats Mira Holt in Ostend mayoral race") == 1
+    assert swapped_roles(vote, "Mira Holt defeats Sam Pryce to become Ostend mayor") == 0
+    assert reversed_directions(deal, "Denton Metals to buy Harlow Steel") == 1
+    assert reader_checks(deal, "Denton Metals to buy Harlow Steel")[2] == 1.0
+    assert "directions reversed" in checks_text(deal, "Denton Metals to buy Harlow Steel")
+    assert "directions consistent" in checks_text(deal, "Harlow Steel to buy Denton Metals")
+
+
+def test_the_lead_rule_is_the_personas_own_where_no_magnitude_word_is_used():
+    """lead_contradictions extends the personas' count_contradictions with magnitude words and nothing else."""
+    import pandas as pd
+
+    from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize
+    from rlhf_core.paths import sample_data_dir
+    from rlhf_core.reward.checks import MAGNITUDE_DIRECTIONS, lead_contradictions
+
+    rows = pd.read_csv(sample_data_dir() / "train_ratings.csv").head(600)
+    magnitude = tuple(w[:4] for words in MAGNITUDE_DIRECTIONS for w in words)
+    checked = 0
+    for article, headline in zip(rows.article, rows.headline):
+        if any(w[:4] in headline.lower() for w in magnitude):
+            continue
+        persona = count_contradictions(split_sentences(article)[0], tokenize(headline))
+        assert lead_contradictions(article, headline) == persona, headline
+        checked += persona > 0
+    assert checked >= 5  # the sample has reversed headlines, and both rules agree on them
+
+
 def test_quick_model_with_and_without_reader_checks_scores(realstyle, tmp_path):
     """The reader checks are a setting recorded with the head: a model made without them still loads and scores."""
     for reader in (True, False):

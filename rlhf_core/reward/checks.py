@@ -85,21 +85,39 @@ def magnitude_claims(article: str, headline: str) -> int:
 
 # Words for "no change": a headline that says a price rose where the article says it was frozen is as wrong as "fell".
 HOLD_WORDS = "hold keep freeze unchanged flat steady maintain".split()
+# Magnitude words say a direction too: 'prices halve' is wrong where the article says they doubled or rose.
+MAGNITUDE_DIRECTIONS = ("double triple quadruple tenfold".split(), ["halve"])
 
 
 # Where a clause ends: a direction word is said of something in its own clause ('jobs cut as output rises').
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:and|as|while|but|after|before|with|despite|amid|when|because|although|"
-                           r"though|which|who|whereas|since|until)\b", re.IGNORECASE)
+                           r"though|which|who|whereas|since|until|without)\b", re.IGNORECASE)
+
+
+def _axes() -> tuple[tuple[list[str], list[str]], ...]:
+    """(up words, down words) for each of the personas' DIRECTION_AXES, magnitude words on the first ('doubles' up)."""
+    from rlhf_core.data.personas import DIRECTION_AXES
+
+    (up, down), *others = DIRECTION_AXES
+    return ((up + MAGNITUDE_DIRECTIONS[0], down + MAGNITUDE_DIRECTIONS[1]), *others)
+
+
+@functools.lru_cache(maxsize=1)
+def _axes_stems() -> tuple[tuple[frozenset, frozenset], ...]:
+    """_axes() as stems."""
+    from rlhf_core.data.personas import stem
+
+    return tuple((frozenset(map(stem, up)), frozenset(map(stem, down))) for up, down in _axes())
 
 
 @functools.lru_cache(maxsize=1)
 def _direction_sides() -> dict[str, tuple]:
-    """Stem -> (axis, +1 up / -1 down) for the personas' DIRECTION_AXES, ("hold", 0) for HOLD_WORDS; a word on two
+    """Stem -> (axis, +1 up / -1 down) for the direction words of _axes(), ("hold", 0) for HOLD_WORDS; a word on two
     axes ('lose') keeps the first."""
-    from rlhf_core.data.personas import DIRECTION_AXES, stem
+    from rlhf_core.data.personas import stem
 
     sides: dict[str, tuple] = {}
-    for axis, (up, down) in enumerate(DIRECTION_AXES):
+    for axis, (up, down) in enumerate(_axes()):
         for words, sign in ((up, 1), (down, -1)):
             for word in words:
                 sides.setdefault(stem(word), (axis, sign))
@@ -158,14 +176,86 @@ def subject_contradictions(article: str, headline: str) -> int:
     return count
 
 
-def reversed_directions(article: str, headline: str) -> int:
-    """Direction axes the headline reverses: against the article's lead (the personas' rule) or against what the
-    article says of the same thing (subject_contradictions), whichever finds more."""
-    from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize
+def lead_contradictions(article: str, headline: str) -> int:
+    """Direction axes the headline reverses against the article's first sentence: the personas' rule
+    (count_contradictions: one side in the headline, only the other in the lead), with magnitude words as directions."""
+    from rlhf_core.data.personas import split_sentences, stem, tokenize
 
     sentences = split_sentences(article or "")
-    lead = count_contradictions(sentences[0] if sentences else "", tokenize(" ".join((headline or "").split())))
-    return max(lead, subject_contradictions(article, headline))
+    said = lambda text: {stem(t) for t in tokenize(text) if t[0].isalpha()}  # noqa: E731
+    lead, head = said(sentences[0] if sentences else ""), said(headline)
+    return sum(bool(head & same and not head & opposite and lead & opposite and not lead & same)
+               for up, down in _axes_stems() for same, opposite in ((up, down), (down, up)))
+
+
+# Words that say who did what to whom between two names ('Tarrow to buy Pell', 'Abara joins Valmont from Ravens').
+ROLE_WORDS = """from by against over buy acquire sell merge sign join leave quit beat defeat oust succeed replace elect
+    appoint name hire fire sack sue accuse charge fine defend challenge""".split()
+_DATES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december""".split())
+
+
+def _name_spans(tokens: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each run of capitalised words that are not stopwords or dates ('Pell Minerals', 'Jonas Abara')."""
+    from rlhf_core.data.personas import STOPWORDS
+
+    spans, start = [], None
+    for i, token in enumerate([*tokens, ""]):
+        if token[:1].isupper() and token.lower() not in STOPWORDS and token.lower() not in _DATES:
+            start = i if start is None else start
+        elif start is not None:
+            spans.append((start, i))
+            start = None
+    return spans
+
+
+def swapped_roles(article: str, headline: str) -> int:
+    """1 when the headline puts two names in the opposite roles to the article's, else 0: 'Pell Minerals to buy Tarrow
+    Resources' where the article says Tarrow agreed to buy Pell; 'Haines re-elected, defeating Okonjo'.
+
+    For two names of the headline with at most five words between them, among them a word of who did what
+    (ROLE_WORDS: 'buy', 'defeating', 'from'), it counts when an article sentence has the second name before the
+    first with one of those words between them, and none has them in the headline's order with one between.
+    One swap often shows in several pairs ('Pryce defeats Holt in Ostend'), so it counts once.
+    """
+    from rlhf_core.data.personas import stem, tokenize
+
+    roles = {stem(w) for w in ROLE_WORDS}
+    tokens = tokenize(headline or "")
+    spans = _name_spans(tokens)
+    words = [{t.lower() for t in tokens[a:b]} for a, b in spans]
+    own = [w - set().union(*(o for j, o in enumerate(words) if j != i)) for i, w in enumerate(words)]  # 'Stallions' twice
+    sentences = _lower_sentences(article or "")
+    for i, j in ((i, j) for i in range(len(spans)) for j in range(i + 1, len(spans))
+                 if spans[j][0] - spans[i][1] <= 5):  # a relation, not two ends of a long headline
+        between = {stem(t) for t in tokens[spans[i][1]:spans[j][0]]} & roles
+        if not between or not own[i] or not own[j]:
+            continue
+        orders = set()  # how the article puts the two names around one of those words
+        for sentence in sentences:
+            at_first = [k for k, t in enumerate(sentence) if t in own[i]]
+            at_second = [k for k, t in enumerate(sentence) if t in own[j]]
+            orders |= {"same" if p < q else "reversed" for p in at_first for q in at_second
+                       if between & {stem(t) for t in sentence[min(p, q) + 1:max(p, q)]}}
+        if orders == {"reversed"}:
+            return 1
+    return 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _lower_sentences(article: str) -> tuple[tuple[str, ...], ...]:
+    """The article's sentences as lower-cased tokens, read once for all its headlines."""
+    from rlhf_core.data.personas import split_sentences, tokenize
+
+    return tuple(tuple(t.lower() for t in tokenize(s)) for s in split_sentences(article))
+
+
+def reversed_directions(article: str, headline: str) -> int:
+    """What the headline says the other way round from the article: direction axes it reverses against the lead
+    (lead_contradictions) or against what the article says of the same thing (subject_contradictions), whichever
+    finds more, plus pairs of names in swapped roles (swapped_roles: 'Pell to buy Tarrow' for 'Tarrow to buy Pell')."""
+    directions = max(lead_contradictions(article, headline), subject_contradictions(article, headline))
+    return directions + swapped_roles(article, headline)
 
 
 def reader_checks(article: str, headline: str) -> np.ndarray:
@@ -180,7 +270,7 @@ def reader_checks(article: str, headline: str) -> np.ndarray:
     """
     from rlhf_core.data.personas import extract_features
 
-    f = extract_features(article, headline)
+    f = extract_features(article, split_joined_names(headline))
     name_support = 0.1 + 0.9 * f.entity_support**2 if f.n_entities else 1.0
     return np.array([math.log(0.1 + 0.9 * f.number_support), math.log(name_support), reversed_directions(article, headline),
                      f.n_numbers * (1.0 - f.number_support), f.n_entities * (1.0 - f.entity_support),
@@ -191,10 +281,20 @@ def reader_checks(article: str, headline: str) -> np.ndarray:
 
 def fact_sets(article: str, headline: str) -> tuple[set, set, set, set]:
     """(the headline's numbers, its capitalised names after the first word, the article's numbers, its words)."""
-    words = headline.split()
+    words = split_joined_names(headline).split()
     numbers = set(_NUMBER.findall(headline))
     names = {w.strip(_PUNCT).lower() for w in words[1:] if w[:1].isupper()}
-    return numbers, names, set(_NUMBER.findall(article)), {w.strip(_PUNCT).lower() for w in article.split()}
+    article_words = {w.strip(_PUNCT).lower() for w in split_joined_names(article).split()}
+    return numbers, names, set(_NUMBER.findall(article)), article_words
+
+
+_JOINED_NAMES = re.compile(r"(?<=[A-Za-z'’])[-–/](?=[A-Z])")
+
+
+def split_joined_names(text: str) -> str:
+    """Names a headline joins with a dash or slash, apart: 'the FreshWay-Corbin's merger' names FreshWay and
+    Corbin's, as the article does ('FreshWay and Corbin's'); 'Meridian-4' and 'all-time' stay whole."""
+    return _JOINED_NAMES.sub(" ", text or "")
 
 
 # What a full reward model trained today reads after the headline; each model's metadata records its own

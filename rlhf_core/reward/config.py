@@ -165,7 +165,8 @@ class RewardConfig:
         True,
         "Quick mode: add the checks a reader makes to the features (numbers in any rendering and "
         "names against the article, direction words such as 'falls' against what it says of the same thing, "
-        "magnitude words such as 'doubles' against its figures, clickbait phrases, shouting, broken text; "
+        "names in swapped roles ('Pell to buy Tarrow' for 'Tarrow to buy Pell'), magnitude words such as "
+        "'doubles' against its figures, clickbait phrases, shouting, broken text; "
         "reward/checks.py reader_checks). They hold for hand-written news, not only for the templates trained on.",
     )
     quick_leave_out_checks: str = bounded(
