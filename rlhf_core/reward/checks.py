@@ -224,7 +224,8 @@ def swapped_roles(article: str, headline: str) -> int:
     tokens = tokenize(headline or "")
     spans = _name_spans(tokens)
     words = [{t.lower() for t in tokens[a:b]} for a, b in spans]
-    own = [w - set().union(*(o for j, o in enumerate(words) if j != i)) for i, w in enumerate(words)]  # 'Stallions' twice
+    shared = {w for i, a in enumerate(words) for b in words[i + 1:] for w in a & b}  # 'Stallions' in two team names
+    own = [w - shared for w in words]  # the words that tell each name apart
     sentences = _lower_sentences(article or "")
     for i, j in ((i, j) for i in range(len(spans)) for j in range(i + 1, len(spans))
                  if spans[j][0] - spans[i][1] <= 5):  # a relation, not two ends of a long headline
