@@ -179,13 +179,20 @@ def subject_contradictions(article: str, headline: str) -> int:
 def lead_contradictions(article: str, headline: str) -> int:
     """Direction axes the headline reverses against the article's first sentence: the personas' rule
     (count_contradictions: one side in the headline, only the other in the lead), with magnitude words as directions."""
-    from rlhf_core.data.personas import split_sentences, stem, tokenize
+    from rlhf_core.data.personas import split_sentences
 
     sentences = split_sentences(article or "")
-    said = lambda text: {stem(t) for t in tokenize(text) if t[0].isalpha()}  # noqa: E731
-    lead, head = said(sentences[0] if sentences else ""), said(headline)
+    lead, head = _word_stems(sentences[0] if sentences else ""), _word_stems(headline or "")
     return sum(bool(head & same and not head & opposite and lead & opposite and not lead & same)
                for up, down in _axes_stems() for same, opposite in ((up, down), (down, up)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _word_stems(text: str) -> frozenset[str]:
+    """The stems of the words of `text` (an article's lead is read once for all its headlines)."""
+    from rlhf_core.data.personas import stem, tokenize
+
+    return frozenset(stem(t) for t in tokenize(text) if t[0].isalpha())
 
 
 # Words that say who did what to whom between two names ('Tarrow to buy Pell', 'Abara joins Valmont from Ravens').
@@ -220,7 +227,7 @@ def swapped_roles(article: str, headline: str) -> int:
     """
     from rlhf_core.data.personas import stem, tokenize
 
-    roles = {stem(w) for w in ROLE_WORDS}
+    roles = _stems(tuple(ROLE_WORDS))
     tokens = tokenize(headline or "")
     spans = _name_spans(tokens)
     words = [{t.lower() for t in tokens[a:b]} for a, b in spans]
@@ -241,6 +248,14 @@ def swapped_roles(article: str, headline: str) -> int:
         if orders == {"reversed"}:
             return 1
     return 0
+
+
+@functools.lru_cache(maxsize=8)
+def _stems(words: tuple[str, ...]) -> frozenset[str]:
+    """The stems of a word list (ROLE_WORDS), made once."""
+    from rlhf_core.data.personas import stem
+
+    return frozenset(map(stem, words))
 
 
 @functools.lru_cache(maxsize=1024)
