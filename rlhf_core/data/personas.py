@@ -215,16 +215,23 @@ def _axes_stems() -> tuple[tuple[frozenset[str], frozenset[str]], ...]:
     return tuple((frozenset(map(stem, up)), frozenset(map(stem, down))) for up, down in DIRECTION_AXES)
 
 
-def count_contradictions(lead: str, headline_tokens: list[str]) -> int:
+@functools.lru_cache(maxsize=1024)
+def _lead_stems(lead: str) -> frozenset[str]:
+    """The stems of a lead's words, read once for all the headlines written for its article."""
+    return frozenset(stem(t) for t in tokenize(lead) if t[0].isalpha())
+
+
+def count_contradictions(lead: str, headline_tokens: list[str], axes: "tuple | None" = None) -> int:
     """How many direction axes the headline reverses relative to the article's lead sentence.
 
     An axis counts when the headline uses words of one side, and the lead uses the other side
     only (a lead that mentions both, "sales fell while services rose", proves nothing).
+    `axes`: (up stems, down stems) per axis; DIRECTION_AXES' by default (the reader checks add magnitude words).
     """
-    lead_stems = {stem(t) for t in tokenize(lead) if t[0].isalpha()}
+    lead_stems = _lead_stems(lead)
     head_stems = {stem(t) for t in headline_tokens if t[0].isalpha()}
     count = 0
-    for up, down in _axes_stems():
+    for up, down in axes or _axes_stems():
         for same, opposite in ((up, down), (down, up)):
             if head_stems & same and not head_stems & opposite and lead_stems & opposite and not lead_stems & same:
                 count += 1

@@ -179,20 +179,10 @@ def subject_contradictions(article: str, headline: str) -> int:
 def lead_contradictions(article: str, headline: str) -> int:
     """Direction axes the headline reverses against the article's first sentence: the personas' rule
     (count_contradictions: one side in the headline, only the other in the lead), with magnitude words as directions."""
-    from rlhf_core.data.personas import split_sentences
+    from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize
 
     sentences = split_sentences(article or "")
-    lead, head = _word_stems(sentences[0] if sentences else ""), _word_stems(headline or "")
-    return sum(bool(head & same and not head & opposite and lead & opposite and not lead & same)
-               for up, down in _axes_stems() for same, opposite in ((up, down), (down, up)))
-
-
-@functools.lru_cache(maxsize=1024)
-def _word_stems(text: str) -> frozenset[str]:
-    """The stems of the words of `text` (an article's lead is read once for all its headlines)."""
-    from rlhf_core.data.personas import stem, tokenize
-
-    return frozenset(stem(t) for t in tokenize(text) if t[0].isalpha())
+    return count_contradictions(sentences[0] if sentences else "", tokenize(headline or ""), _axes_stems())
 
 
 # Words that say who did what to whom between two names ('Tarrow to buy Pell', 'Abara joins Valmont from Ravens').
@@ -227,7 +217,7 @@ def swapped_roles(article: str, headline: str) -> int:
     """
     from rlhf_core.data.personas import stem, tokenize
 
-    roles = _stems(tuple(ROLE_WORDS))
+    roles = _role_stems()
     tokens = tokenize(headline or "")
     spans = _name_spans(tokens)
     words = [{t.lower() for t in tokens[a:b]} for a, b in spans]
@@ -250,12 +240,12 @@ def swapped_roles(article: str, headline: str) -> int:
     return 0
 
 
-@functools.lru_cache(maxsize=8)
-def _stems(words: tuple[str, ...]) -> frozenset[str]:
-    """The stems of a word list (ROLE_WORDS), made once."""
+@functools.lru_cache(maxsize=1)
+def _role_stems() -> frozenset[str]:
+    """The stems of ROLE_WORDS, made once."""
     from rlhf_core.data.personas import stem
 
-    return frozenset(map(stem, words))
+    return frozenset(map(stem, ROLE_WORDS))
 
 
 @functools.lru_cache(maxsize=1024)
