@@ -15,7 +15,11 @@ bench/data/realstyle_dev.csv (24 other articles x accurate / clickbait / wrong f
 issue 15's development: other topics and phrasing, and wrong facts of more kinds: swapped actors,
 reversed outcomes, 'doubles' for a fall); bench/data/realstyle_holdout.csv (18 more articles x the same
 three, written before any tuning against it, to see whether a change made for the dev set generalises:
-read it, never tune on it). For each: Spearman, within-article pairwise accuracy, and
+read it, never tune on it); and two sets written later by a helper that never saw the code or the other sets:
+bench/data/realstyle_dev2.csv (30 articles, wrong facts that number and name checks miss: verdicts, schedules,
+the runner-up named as the winner; for development) and bench/data/realstyle_holdout2.csv (24 articles, wrong
+facts of every kind; nobody working on the checks reads it: the bench prints only its figures).
+For each: Spearman, within-article pairwise accuracy, and
 the pairs by kind (accurate>clickbait, accurate>wrong_fact, clickbait>wrong_fact, ...), and under `teacher`
 the same figures for the wire editor persona itself, whose noisy stars the model learns from: what the
 ratings can teach. The model beats it only through the reader checks (a swapped name, a reversed direction).
@@ -127,7 +131,8 @@ def spread(results: list[dict]) -> dict:
 
 BENCH_DATA = Path(__file__).resolve().parent / "data"
 REALSTYLE = {"realstyle": sample_data_dir() / "realstyle_headlines.csv",
-             "realstyle_dev": BENCH_DATA / "realstyle_dev.csv", "realstyle_holdout": BENCH_DATA / "realstyle_holdout.csv"}
+             "realstyle_dev": BENCH_DATA / "realstyle_dev.csv", "realstyle_holdout": BENCH_DATA / "realstyle_holdout.csv",
+             "realstyle_dev2": BENCH_DATA / "realstyle_dev2.csv", "realstyle_holdout2": BENCH_DATA / "realstyle_holdout2.csv"}
 
 
 def _with_styles(path: Path):
