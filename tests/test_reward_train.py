@@ -276,8 +276,55 @@ def test_reversals_read_magnitude_words_joined_names_and_swapped_roles():
     assert "directions consistent" in checks_text(deal, "Harlow Steel to buy Denton Metals")
 
 
+def test_reversals_read_verdicts_schedules_budgets_and_who_won():
+    from rlhf_core.reward.checks import (lead_contradictions, reversed_directions, subject_contradictions, swapped_roles,
+                                         wrong_cause, wrong_winner)
+
+    # outcomes that are not ups and downs
+    trial = ("A jury in Corley on Friday acquitted the former harbour master, Ivo Brandt, of taking bribes from "
+             "shipping agents. Prosecutors said they would not appeal.")
+    assert lead_contradictions(trial, "Former Corley harbour master convicted of taking bribes") == 1
+    assert lead_contradictions(trial, "Former Corley harbour master acquitted of bribery") == 0
+    tunnel = ("The Elmside rail tunnel opened on Monday, fourteen months behind schedule and 40 million pounds over "
+              "budget, the transport authority said.")
+    assert lead_contradictions(tunnel, "Elmside rail tunnel opens on time and under budget") == 2
+    assert lead_contradictions(tunnel, "Elmside rail tunnel opens 14 months late, over budget") == 0
+    dig = "Archaeologists resumed the excavation at Tarn Hill on Tuesday after winter storms had halted work."
+    assert subject_contradictions(dig, "Tarn Hill excavation suspended") == 1  # the halt was the storms', before
+    assert subject_contradictions(dig, "Tarn Hill excavation resumes after storms") == 0
+    talks = "Talks on a new water-sharing treaty between Oska and Belle collapsed on Friday without agreement."
+    assert lead_contradictions(talks, "Oska and Belle sign water-sharing treaty") == 1
+    # who won: the runner-up the article names is not the winner
+    race = ("Swimmer Lina Osei won the 400 metres freestyle at the Varna championships on Sunday, ahead of "
+            "the defending champion Kate Moreau.")
+    assert wrong_winner(race, "Kate Moreau wins 400m freestyle title in Varna") == 1
+    assert wrong_winner(race, "Lina Osei wins 400m freestyle title, beating Kate Moreau") == 0
+    assert wrong_winner(race, "Tom Hale wins 400m freestyle title in Varna") == 0  # a name it never mentions: the name check's
+    board = "Shareholders of Corrin Bank elected Ada Mensah as chair on Thursday, ahead of the bank's deputy chair Paul Greer."
+    assert wrong_winner(board, "Paul Greer elected Corrin Bank chair") == 1
+    assert wrong_winner(board, "Ada Mensah elected Corrin Bank chair") == 0
+    appointed = "The Corrin Bank has appointed Ada Mensah as its chair. She was chosen over Paul Greer."
+    assert wrong_winner(appointed, "Corrin Bank appoints Ada Mensah chair") == 0  # 'has appointed' is active
+    assert wrong_winner(appointed, "Corrin Bank appoints Paul Greer chair") == 1
+    tender = "The port of Kell awarded a ten-year dredging contract to Marlow Marine on Monday, rejecting a bid from Osk Dredging."
+    assert wrong_winner(tender, "Kell awards dredging contract to Osk Dredging") == 1
+    assert wrong_winner(tender, "Kell awards dredging contract to Marlow Marine") == 0
+    # a headline's passive reads either way round: 'Mensah elected Corrin Bank chair' is not a swap of 'Corrin Bank elected Mensah'
+    assert swapped_roles(board, "Ada Mensah elected Corrin Bank chair") == 0
+    ruling = "A court in Pell ordered Arden Foods to pay its former supplier Brisk Farms 2 million dollars on Monday."
+    assert swapped_roles(ruling, "Brisk Farms ordered to pay Arden Foods 2 million dollars") == 1
+    assert reversed_directions(race, "Kate Moreau wins 400m freestyle title in Varna") == 1
+    # a cause the article gives for something else
+    ferry = ("The Kinross ferry service was suspended on Wednesday after a fire in the engine room of its only vessel. "
+             "The crew's pay dispute, settled last week, played no part, the operator said.")
+    assert wrong_cause(ferry, "Kinross ferry service suspended over crew pay dispute") == 1
+    assert wrong_cause(ferry, "Kinross ferry service suspended after engine room fire") == 0
+    assert wrong_cause(ferry, "Kinross ferry suspended after two weeks of storms") == 0  # a cause it never mentions
+    assert wrong_cause("Flights resumed after 400 were cancelled over two days.", "Airline cancels over 400 flights") == 0
+
+
 def test_the_lead_rule_is_the_personas_own_where_no_magnitude_word_is_used():
-    """lead_contradictions extends the personas' count_contradictions with magnitude words and nothing else."""
+    """lead_contradictions extends the personas' count_contradictions with magnitude and outcome words and nothing else."""
     import pandas as pd
 
     from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize

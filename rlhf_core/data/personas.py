@@ -138,6 +138,7 @@ IRREGULAR = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a pure function of one word, called for every word of every text scored
 def stem(word: str) -> str:
     """A crude, deterministic stemmer: 'raises', 'raised', 'raising' -> 'rais'; 'rose' -> 'ris'; 6 letters at most.
 

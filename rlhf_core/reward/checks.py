@@ -71,7 +71,8 @@ def magnitude_claims(article: str, headline: str) -> int:
     """
     from rlhf_core.data.personas import extract_numbers, stem, tokenize
 
-    claims = [factor for word in tokenize(headline) for key, factor in MAGNITUDES.items() if stem(word).startswith(key[:5])]
+    stems = [stem(word) for word in tokenize(headline)]
+    claims = [factor for s in stems for key, factor in MAGNITUDES.items() if s.startswith(key[:5])]
     if not claims:
         return 0
     article_stems = {stem(w) for w in tokenize(article)}
@@ -89,17 +90,43 @@ HOLD_WORDS = "hold keep freeze unchanged flat steady maintain".split()
 MAGNITUDE_DIRECTIONS = ("double triple quadruple tenfold".split(), ["halve"])
 
 
+# Outcomes that are not ups and downs, as more axes: a verdict, a schedule, a budget, work stopped or going on.
+# 'convicted' is as wrong for 'acquitted' as 'falls' for 'rose'; 'confirms' is the yes of 'denies'.
+OUTCOME_AXES = (("acquit exonerate".split(), "convict guilty".split()),
+                (["ontime"], ["late", "delay", "postpone"]),
+                (["underbudget"], ["overbudget"]),
+                ("resume restart".split(), "suspend halt pause".split()))
+YES_WORDS, NO_WORDS = ["confirm"], ["collapse"]  # talks that collapse are the no of a deal signed
+# Phrases a word stands for on those axes: 'on schedule', 'eight months behind schedule', 'over its original budget'.
+_OUTCOME_PHRASES = ((re.compile(r"\b(?:on|ahead of) (?:schedule|time)\b", re.IGNORECASE), "ontime"),
+                    (re.compile(r"\bbehind schedule\b|\b(?:days|weeks|months|years) (?:late|overdue)\b", re.IGNORECASE), "late"),
+                    (re.compile(r"\b(?:under|within|below) (?:its |the |their )?(?:original )?budget\b", re.IGNORECASE), "underbudget"),
+                    (re.compile(r"\b(?:over|above) (?:its |the |their )?(?:original )?budget\b", re.IGNORECASE), "overbudget"))
+_OUTCOME_HINT = re.compile(r"schedule|time|late|overdue|budget", re.IGNORECASE)
+
+
+def outcome_phrases(text: str) -> str:
+    """`text` with the phrases of OUTCOME_AXES as one word each: 'opened on schedule' -> 'opened ontime'."""
+    if not _OUTCOME_HINT.search(text):  # most texts have none: skip the four patterns
+        return text
+    for pattern, word in _OUTCOME_PHRASES:
+        text = pattern.sub(word, text)
+    return text
+
+
 # Where a clause ends: a direction word is said of something in its own clause ('jobs cut as output rises').
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:and|as|while|but|after|before|with|despite|amid|when|because|although|"
                            r"though|which|who|whereas|since|until|without)\b", re.IGNORECASE)
 
 
 def _axes() -> tuple[tuple[list[str], list[str]], ...]:
-    """(up words, down words) for each of the personas' DIRECTION_AXES, magnitude words on the first ('doubles' up)."""
+    """(up words, down words) for each of the personas' DIRECTION_AXES, magnitude words on the first ('doubles' up),
+    'confirm' and 'collapse' on the second (approve / reject), then OUTCOME_AXES."""
     from rlhf_core.data.personas import DIRECTION_AXES
 
-    (up, down), *others = DIRECTION_AXES
-    return ((up + MAGNITUDE_DIRECTIONS[0], down + MAGNITUDE_DIRECTIONS[1]), *others)
+    (up, down), (yes, no), *others = DIRECTION_AXES
+    return ((up + MAGNITUDE_DIRECTIONS[0], down + MAGNITUDE_DIRECTIONS[1]), (yes + YES_WORDS, no + NO_WORDS), *others,
+            *OUTCOME_AXES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,7 +160,7 @@ def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
     from rlhf_core.data.personas import STOPWORDS, stem, tokenize
 
     sides, mentions = _direction_sides(), []
-    for clause in _CLAUSE_BREAK.split(text):
+    for clause in _CLAUSE_BREAK.split(outcome_phrases(text)):
         words = [t for t in tokenize(clause or "") if t[0].isalpha()]
         stems = [stem(t) for t in words]
         about = {s for t, s in zip(words, stems) if t.lower() not in STOPWORDS and len(t) > 2 and s not in sides} - names
@@ -182,12 +209,13 @@ def lead_contradictions(article: str, headline: str) -> int:
     from rlhf_core.data.personas import count_contradictions, split_sentences, tokenize
 
     sentences = split_sentences(article or "")
-    return count_contradictions(sentences[0] if sentences else "", tokenize(headline or ""), _axes_stems())
+    lead = outcome_phrases(sentences[0]) if sentences else ""
+    return count_contradictions(lead, tokenize(outcome_phrases(headline or "")), _axes_stems())
 
 
 # Words that say who did what to whom between two names ('Tarrow to buy Pell', 'Abara joins Valmont from Ravens').
 ROLE_WORDS = """from by against over buy acquire sell merge sign join leave quit beat defeat oust succeed replace elect
-    appoint name hire fire sack sue accuse charge fine defend challenge""".split()
+    appoint name hire fire sack sue accuse charge fine defend challenge pay""".split()
 _DATES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december""".split())
 
@@ -227,7 +255,7 @@ def swapped_roles(article: str, headline: str) -> int:
     for i, j in ((i, j) for i in range(len(spans)) for j in range(i + 1, len(spans))
                  if spans[j][0] - spans[i][1] <= 5):  # a relation, not two ends of a long headline
         between = {stem(t) for t in tokens[spans[i][1]:spans[j][0]]} & roles
-        if not between or not own[i] or not own[j]:
+        if not between or not own[i] or not own[j] or _passive(tokens[spans[i][1]:spans[j][0]], roles):
             continue
         orders = set()  # how the article puts the two names around one of those words
         for sentence in sentences:
@@ -238,6 +266,76 @@ def swapped_roles(article: str, headline: str) -> int:
         if orders == {"reversed"}:
             return 1
     return 0
+
+
+def _passive(words: list[str], roles: frozenset) -> bool:
+    """Whether a headline's words between two names say who did what only in the passive ('Kowal elected Alliance
+    leader': Kowal was elected, the Alliance did the electing), which reads either way round; 'by' says it."""
+    from rlhf_core.data.personas import stem
+
+    said = [w for w in words if stem(w) in roles]
+    return "by" not in said and all(w.lower().endswith(("ed", "en")) for w in said)
+
+
+# Words that say who won or was chosen. The winner is the subject of a win ('Fenwick won the prize'), the object of
+# a choice ('delegates elected Kowal'; its subject in the passive: 'Kowal was elected', headlines' 'Kowal elected'),
+# and the name after 'to' of an award ('awarded the contract to Transvia').
+WINNER_WORDS = {"win": "subject", "victory": "subject", "elect": "object", "re-elect": "object", "appoint": "object",
+                "name": "object", "choose": "object", "chosen": "object", "pick": "object", "select": "object",
+                "award": "to"}
+_AUXILIARIES = frozenset("is are was were be been being".split())  # the passive's; 'has named X' is active
+_WINNER_HINT = re.compile(r"\b(?:win|won|victor|elect|re-elect|appoint|nam|choos|chosen|pick|select|award)", re.IGNORECASE)
+
+
+def _winners(text: str, headline: bool) -> dict[str, set[str]]:
+    """Who each kind of WINNER_WORDS names as its winner in `text`: {'win': {'amara', 'fenwick'}, ...} (lower-cased
+    words of the names in the winner's place, within the word's clause)."""
+    from rlhf_core.data.personas import split_sentences, stem, tokenize
+
+    kinds = {stem(w): w for w in WINNER_WORDS}
+    found: dict[str, set[str]] = {}
+    if not _WINNER_HINT.search(text):  # most texts name no winner: skip the parsing
+        return found
+    for sentence in split_sentences(text) if not headline else [text]:
+        for clause in _CLAUSE_BREAK.split(sentence):
+            tokens = tokenize(clause or "")
+            if not tokens:
+                continue
+            spans = [(a, b) for a, b in _name_spans(tokens) if not (a == 0 and b == 1 and len(tokens) > 1)] \
+                if not headline else _name_spans(tokens)  # an article clause's first word is capitalised anyway
+            for k, token in enumerate(tokens):
+                word = kinds.get(stem(token))
+                if word is None:
+                    continue
+                place = WINNER_WORDS[word]
+                passive = (k > 0 and tokens[k - 1].lower() in _AUXILIARIES) or (headline and token.lower().endswith(("ed", "en")))
+                if place == "subject" or (place == "object" and passive):
+                    names = [(a, b) for a, b in spans if b <= k]
+                elif place == "object":
+                    names = [(a, b) for a, b in spans if a > k]
+                else:
+                    names = [(a, b) for a, b in spans if a > k and "to" in (t.lower() for t in tokens[k:a])]
+                if names:
+                    found.setdefault(word, set()).update(t.lower() for a, b in names for t in tokens[a:b])
+    return found
+
+
+def wrong_winner(article: str, headline: str) -> int:
+    """1 when the headline names as a winner someone the article mentions but never in a winner's place for that kind
+    of win: 'Debut writer Luca Brandt wins the Harcourt Prize' where the article says Fenwick won it, beating Brandt;
+    'Lanford awards bus contract to Metrolink' where it went to Transvia. Else 0 (a name the article never mentions
+    is the name check's to catch)."""
+    told, article_words = _article_winners(article or "")
+    for word, names in _winners(headline or "", headline=True).items():
+        if word in told and names & article_words and not names & told[word]:
+            return 1
+    return 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _article_winners(article: str) -> tuple[dict[str, set[str]], frozenset[str]]:
+    """(_winners of an article, its lower-cased words), read once for all its headlines."""
+    return _winners(article, headline=False), frozenset(w for sentence in _lower_sentences(article) for w in sentence)
 
 
 @functools.lru_cache(maxsize=1)
@@ -256,12 +354,69 @@ def _lower_sentences(article: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(t.lower() for t in tokenize(s)) for s in split_sentences(article))
 
 
+# Words that give a cause ('shut after a burst water main', 'strike over pay', 'traced to well water'); 'over 400' and
+# 'over a decade' are amounts and times, not causes.
+_CAUSE = re.compile(r"\b(?:after|over(?! \$?\d| (?:a|an|the) (?:year|decade|week|month|period|weekend))|because of|owing to|"
+                    r"amid|following|traced to|blamed on|caused by|linked to)\b", re.IGNORECASE)
+_CAUSE_END = re.compile(r"[,;:()]|\b(?:and|but|while|which|who|not|as|when|with)\b", re.IGNORECASE)
+_TIMES = frozenset("""year years month months week weeks day days hour hours decade decades minute minutes night
+    season seasons""".split())  # 'after four years of construction' says when, not why
+
+
+def _causes(sentence: str) -> "tuple[set, list[set]] | None":
+    """(the content stems before a sentence's first cause word, [the content stems of each cause it gives]);
+    None when it gives none. A cause that starts with a time ('after four years') is empty."""
+    from rlhf_core.data.personas import tokenize
+
+    parts = _CAUSE.split(sentence)
+    if len(parts) < 2:
+        return None
+    phrases = [_CAUSE_END.split(p)[0] for p in parts[1:]]
+    return _content_stems(parts[0]), [set() if _TIMES & {t.lower() for t in tokenize(p)[:4]} else _content_stems(p)
+                                      for p in phrases]
+
+
+def _content_stems(text: str) -> set[str]:
+    """The stems of the words of `text` that say what it is about: no stopwords, no numbers, three letters or more."""
+    from rlhf_core.data.personas import STOPWORDS, stem, tokenize
+
+    return {stem(t) for t in tokenize(text) if t[0].isalpha() and t.lower() not in STOPWORDS and len(t) > 2}
+
+
+@functools.lru_cache(maxsize=1024)
+def _article_causes(article: str) -> tuple[tuple[tuple[set, list[set]], ...], frozenset[str]]:
+    """(_causes of each of the article's sentences that gives one, the stems of all its words), read once for all
+    its headlines."""
+    from rlhf_core.data.personas import split_sentences, stem, tokenize
+
+    return (tuple(c for c in map(_causes, split_sentences(article)) if c),
+            frozenset(stem(t) for t in tokenize(article) if t[0].isalpha()))
+
+
+def wrong_cause(article: str, headline: str) -> int:
+    """1 when the headline gives a cause the article mentions but not as the cause: 'school shut after heating fault'
+    where the article says it shut after a burst water main, and that the heating fault was unrelated. It counts
+    when an article sentence tells the same event (two content words shared) with a cause, none of the article's
+    causes shares a word with the headline's, and the headline's cause is in the article. Else 0."""
+    said = _causes(headline or "")
+    if not said or not said[0]:
+        return 0
+    told, article_stems = _article_causes(article or "")
+    for cause in (c for c in said[1] if c & article_stems):
+        same_event = [c for event, causes in told if len(event & said[0]) >= 2 for c in causes if c]
+        if same_event and not any(c & cause for _, causes in told for c in causes):
+            return 1
+    return 0
+
+
 def reversed_directions(article: str, headline: str) -> int:
     """What the headline says the other way round from the article: direction axes it reverses against the lead
     (lead_contradictions) or against what the article says of the same thing (subject_contradictions), whichever
-    finds more, plus pairs of names in swapped roles (swapped_roles: 'Pell to buy Tarrow' for 'Tarrow to buy Pell')."""
+    finds more (verdicts, schedules and budgets among them: 'convicted' for 'acquitted'), plus pairs of names in
+    swapped roles (swapped_roles: 'Pell to buy Tarrow' for 'Tarrow to buy Pell'), a winner the article names in
+    another place (wrong_winner) and a cause it gives for something else (wrong_cause)."""
     directions = max(lead_contradictions(article, headline), subject_contradictions(article, headline))
-    return directions + swapped_roles(article, headline)
+    return directions + swapped_roles(article, headline) + wrong_winner(article, headline) + wrong_cause(article, headline)
 
 
 def reader_checks(article: str, headline: str) -> np.ndarray:

@@ -165,7 +165,9 @@ class RewardConfig:
         True,
         "Quick mode: add the checks a reader makes to the features (numbers in any rendering and "
         "names against the article, direction words such as 'falls' against what it says of the same thing, "
-        "names in swapped roles ('Pell to buy Tarrow' for 'Tarrow to buy Pell'), magnitude words such as "
+        "names in swapped roles ('Pell to buy Tarrow' for 'Tarrow to buy Pell'), verdicts, schedules and budgets "
+        "('convicted' for 'acquitted', 'on time' for 'months late'), the runner-up named as the winner, a cause the "
+        "article gives for something else, magnitude words such as "
         "'doubles' against its figures, clickbait phrases, shouting, broken text; "
         "reward/checks.py reader_checks). They hold for hand-written news, not only for the templates trained on.",
     )
