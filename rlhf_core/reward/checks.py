@@ -292,17 +292,16 @@ def _winners(text: str, headline: bool) -> dict[str, set[str]]:
     words of the names in the winner's place, within the word's clause)."""
     from rlhf_core.data.personas import split_sentences, stem, tokenize
 
-    kinds = {stem(w): w for w in WINNER_WORDS}
     found: dict[str, set[str]] = {}
     if not _WINNER_HINT.search(text):  # most texts name no winner: skip the parsing
         return found
-    for sentence in split_sentences(text) if not headline else [text]:
-        for clause in _CLAUSE_BREAK.split(sentence):
+    kinds = _winner_stems()
+    for sentence in [text] if headline else split_sentences(text):
+        for c, clause in enumerate(_CLAUSE_BREAK.split(sentence)):
             tokens = tokenize(clause or "")
-            if not tokens:
-                continue
-            spans = [(a, b) for a, b in _name_spans(tokens) if not (a == 0 and b == 1 and len(tokens) > 1)] \
-                if not headline else _name_spans(tokens)  # an article clause's first word is capitalised anyway
+            spans = _name_spans(tokens)
+            if c == 0 and not headline and spans[:1] == [(0, 1)] and len(tokens) > 1:
+                spans = spans[1:]  # a sentence's first word is capitalised whatever it is ('Delegates elected Kowal')
             for k, token in enumerate(tokens):
                 word = kinds.get(stem(token))
                 if word is None:
@@ -330,6 +329,14 @@ def wrong_winner(article: str, headline: str) -> int:
         if word in told and names & article_words and not names & told[word]:
             return 1
     return 0
+
+
+@functools.lru_cache(maxsize=1)
+def _winner_stems() -> dict[str, str]:
+    """Stem -> its word of WINNER_WORDS ('won' and 'wins' meet at 'win'), made once."""
+    from rlhf_core.data.personas import stem
+
+    return {stem(w): w for w in WINNER_WORDS}
 
 
 @functools.lru_cache(maxsize=1024)
