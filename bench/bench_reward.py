@@ -9,13 +9,13 @@
 
 Targets (issue 15): trained on the sample data with the defaults, both quick and full models rank
 independently written news at Spearman >= 0.65 and within-article pairwise accuracy >= 0.85, without
-losing held-out gold agreement on the sample's test split. Three hand-written real-style sets are
+losing held-out gold agreement on the sample's test split. Five hand-written real-style sets are
 scored, none ever trained on: sample_data/realstyle_headlines.csv (15 articles, 4 styles);
 bench/data/realstyle_dev.csv (24 other articles x accurate / clickbait / wrong fact, written for
 issue 15's development: other topics and phrasing, and wrong facts of more kinds: swapped actors,
 reversed outcomes, 'doubles' for a fall); bench/data/realstyle_holdout.csv (18 more articles x the same
 three, written before any tuning against it, to see whether a change made for the dev set generalises:
-read it, never tune on it); and two sets written later by a helper that never saw the code or the other sets:
+read it, never tune on it); and two sets written later by two helpers that never saw the code or the other sets:
 bench/data/realstyle_dev2.csv (30 articles, wrong facts that number and name checks miss: verdicts, schedules,
 the runner-up named as the winner; for development) and bench/data/realstyle_holdout2.csv (24 articles, wrong
 facts of every kind; nobody working on the checks reads it: the bench prints only its figures).
