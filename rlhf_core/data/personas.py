@@ -227,7 +227,7 @@ def count_contradictions(lead: str, headline_tokens: list[str], axes: "tuple | N
 
     An axis counts when the headline uses words of one side, and the lead uses the other side
     only (a lead that mentions both, "sales fell while services rose", proves nothing).
-    `axes`: (up stems, down stems) per axis; DIRECTION_AXES' by default (the reader checks add magnitude words).
+    `axes`: (up stems, down stems) per axis; DIRECTION_AXES' by default (the reader checks add magnitude and outcome words).
     """
     lead_stems = _lead_stems(lead)
     head_stems = {stem(t) for t in headline_tokens if t[0].isalpha()}

@@ -274,7 +274,12 @@ def _passive(words: list[str], roles: frozenset) -> bool:
     from rlhf_core.data.personas import stem
 
     said = [w for w in words if stem(w) in roles]
-    return "by" not in said and all(w.lower().endswith(("ed", "en")) for w in said)
+    return "by" not in said and all(map(_participle, said))
+
+
+def _participle(word: str) -> bool:
+    """Whether a headline's verb reads as a passive participle ('elected', 'chosen'): headlines drop the 'was'."""
+    return word.lower().endswith(("ed", "en"))
 
 
 # Words that say who won or was chosen. The winner is the subject of a win ('Fenwick won the prize'), the object of
@@ -307,7 +312,7 @@ def _winners(text: str, headline: bool) -> dict[str, set[str]]:
                 if word is None:
                     continue
                 place = WINNER_WORDS[word]
-                passive = (k > 0 and tokens[k - 1].lower() in _AUXILIARIES) or (headline and token.lower().endswith(("ed", "en")))
+                passive = (k > 0 and tokens[k - 1].lower() in _AUXILIARIES) or (headline and _participle(token))
                 if place == "subject" or (place == "object" and passive):
                     names = [(a, b) for a, b in spans if b <= k]
                 elif place == "object":
