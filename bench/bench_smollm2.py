@@ -1,6 +1,6 @@
 """SmolLM2-135M aligned on a laptop: LoRA SFT, then LoRA GRPO, within 10 minutes of training (prints; not a test).
 
-    python bench/bench_smollm2.py [--sft-steps N] [--grpo-steps N] [--minutes 10] [--articles 80] [--threads 2] [--out DIR]
+    python bench/bench_smollm2.py [--sft-steps N] [--grpo-steps N] [--minutes 10] [--articles 80] [--threads 2] [--seed S] [--out DIR]
 
 1. Reward model: quick mode (a linear head on frozen MiniLM) on the sample ratings + pairs (seconds).
 2. SFT of SmolLM2-135M-Instruct with LoRA on the sample's 320 expert demonstrations (the preset's
@@ -14,7 +14,10 @@
    t-interval, and the gold win rate with its paired bootstrap interval (rlhf_core.evaluation). Then the
    same for the policy's own distribution: 4 headlines per article sampled at the training temperature
    (0.7), each article's mean gold (what GRPO optimises; greedy decoding hides a sharpened distribution).
-Timings depend on how busy the machine is (load average printed); every figure is one seed's.
+   The sample's own reference headlines for the same articles are scored too: how high a good human headline
+   scores, against which SFT's greedy headline can be read.
+Timings depend on how busy the machine is (load average printed); every figure is one seed's (--seed sets SFT's and
+GRPO's data order, initialisation and sampling, and the held-out sampling; run several).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget of SFT + GRPO training")
     parser.add_argument("--articles", type=int, default=80, help="held-out test articles to score")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="SFT's and GRPO's seed, and the held-out sampling's")
     parser.add_argument("--set", action="append", default=[], help="GRPO setting name=value (repeatable)")
     parser.add_argument("--out", default="")
     parser.add_argument("--evaluate-only", action="store_true", help="score the runs already in --out (sft/, grpo/, reward/)")
@@ -83,13 +87,13 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {args.threads} threads; out {out}", flush=True)
     reward_dir = out / "reward"
     if args.evaluate_only:
-        evaluate(out, reward_dir, args.articles)
+        evaluate(out, reward_dir, args.articles, seed=args.seed)
         return
     quick_reward(reward_dir)
 
     clock, cpu_clock = time.monotonic(), time.process_time()
     deadline = clock + 60 * args.minutes
-    sft_values = {"sample_every": 0, "probe_articles": 0} | ({"steps": args.sft_steps} if args.sft_steps else {})
+    sft_values = {"sample_every": 0, "probe_articles": 0, "seed": args.seed} | ({"steps": args.sft_steps} if args.sft_steps else {})
     sft_cfg = make_config("sft", "smollm2", **sft_values)
     demos = load_file(ROOT / "sample_data" / "expert_demonstrations.csv", kind="demonstrations").frame
     print(f"SFT settings: lr {sft_cfg.lr}, batch {sft_cfg.batch_size}, steps {sft_cfg.steps}, LoRA r {sft_cfg.lora_r}", flush=True)
@@ -100,7 +104,7 @@ def main() -> None:
     for item in args.set:
         name, value = item.split("=", 1)
         extra[name] = float(value) if any(c in value for c in ".e") else int(value)
-    grpo_values = {"sample_every": 0, "probe_articles": 0, **extra} | ({"steps": args.grpo_steps} if args.grpo_steps else {})
+    grpo_values = {"sample_every": 0, "probe_articles": 0, "seed": args.seed, **extra} | ({"steps": args.grpo_steps} if args.grpo_steps else {})
     grpo_cfg = make_config("grpo", sft, **grpo_values)
     print(f"GRPO settings: lr {grpo_cfg.lr}, beta {grpo_cfg.beta}, {grpo_cfg.prompts_per_step} articles x "
           f"{grpo_cfg.group_size}, T {grpo_cfg.generation.temperature}, steps {grpo_cfg.steps}, LoRA r {grpo_cfg.lora_r}", flush=True)
@@ -114,11 +118,11 @@ def main() -> None:
           f"{(rows[-1]['time/elapsed_s'] / len(rows)) if rows else float('nan'):.1f}: "
           + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()), flush=True)
 
-    evaluate(out, reward_dir, args.articles)
+    evaluate(out, reward_dir, args.articles, seed=args.seed)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
-def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, temperature: float = 0.7) -> None:
+def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, temperature: float = 0.7, seed: int = 0) -> None:
     """SmolLM2, the SFT and the GRPO policy on held-out articles, scored by gold: greedy headlines (and their reward),
     then `samples` headlines per article at the training temperature; paired gains of each."""
     from rlhf_core.policy.scoring import greedy_scores, sample_test_articles
@@ -131,12 +135,26 @@ def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, tem
         gold, reward = scores[label]["gold"]["wire_editor"], scores[label]["reward"]
         print(f"held-out {label:>7}: gold {sum(gold) / len(gold):.3f}, reward {sum(reward) / len(reward):.3f}; e.g. "
               f"{scores[label]['headlines'][0]!r}", flush=True)
+    reference = reference_gold(n_articles)
+    print(f"held-out reference headlines (the sample's own): gold {np.mean(reference):.3f}", flush=True)
     report_gains("greedy", {label: s["gold"]["wire_editor"] for label, s in scores.items()})
     sampled = {}  # the policy's own distribution at the training temperature: what GRPO optimises
     for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
-        sampled[label] = sampled_gold(spec, articles, samples, temperature)
+        sampled[label] = sampled_gold(spec, articles, samples, temperature, seed)
         print(f"held-out {label:>7}, {samples} samples at T {temperature:g}: gold {np.mean(sampled[label]):.3f}", flush=True)
     report_gains(f"sampled at T {temperature:g}", sampled)
+
+
+def reference_gold(n_articles: int) -> list[float]:
+    """Gold of the sample's reference headlines for the same held-out articles (one value per article)."""
+    import pandas as pd
+
+    from rlhf_core.data.personas import get_persona
+
+    table = pd.read_csv(ROOT / "sample_data" / "articles.csv")
+    test = table[table["split"] == "test"].head(n_articles)
+    persona = get_persona("wire_editor")
+    return [persona.score(a, h) for a, h in zip(test["article"], test["reference"])]
 
 
 def sampled_gold(spec: str, articles: list[str], samples: int, temperature: float, seed: int = 0) -> list[float]:
