@@ -124,14 +124,18 @@ def main() -> None:
 
 def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, temperature: float = 0.7, seed: int = 0) -> None:
     """SmolLM2, the SFT and the GRPO policy on held-out articles, scored by gold: greedy headlines (and their reward),
-    then `samples` headlines per article at the training temperature; paired gains of each."""
+    then `samples` headlines per article at the training temperature, both up to the training's new tokens; paired
+    gains of each."""
+    from rlhf_core.policy.algorithms import make_config
     from rlhf_core.policy.scoring import greedy_scores, sample_test_articles
 
     articles = sample_test_articles(n_articles)
+    # as many tokens as GRPO sampled in training: greedy_scores' default (20) cut GRPO's longer headlines short
+    new_tokens = make_config("grpo", "smollm2").generation.max_new_tokens
     sft = str(out / "sft" / "final")
     scores = {}
     for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
-        scores[label] = greedy_scores(spec, articles, reward_dir)
+        scores[label] = greedy_scores(spec, articles, reward_dir, max_new_tokens=new_tokens)
         gold, reward = scores[label]["gold"]["wire_editor"], scores[label]["reward"]
         print(f"held-out {label:>7}: gold {sum(gold) / len(gold):.3f}, reward {sum(reward) / len(reward):.3f}; e.g. "
               f"{scores[label]['headlines'][0]!r}", flush=True)
@@ -140,7 +144,7 @@ def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, tem
     report_gains("greedy", {label: s["gold"]["wire_editor"] for label, s in scores.items()})
     sampled = {}  # the policy's own distribution at the training temperature: what GRPO optimises
     for label, spec in (("SmolLM2", "smollm2"), ("SFT", sft), ("GRPO", str(out / "grpo" / "final"))):
-        sampled[label] = sampled_gold(spec, articles, samples, temperature, seed)
+        sampled[label] = sampled_gold(spec, articles, samples, temperature, seed, new_tokens)
         print(f"held-out {label:>7}, {samples} samples at T {temperature:g}: gold {np.mean(sampled[label]):.3f}", flush=True)
     report_gains(f"sampled at T {temperature:g}", sampled)
 
@@ -157,7 +161,8 @@ def reference_gold(n_articles: int) -> list[float]:
     return [persona.score(a, h) for a, h in zip(test["article"], test["reference"])]
 
 
-def sampled_gold(spec: str, articles: list[str], samples: int, temperature: float, seed: int = 0) -> list[float]:
+def sampled_gold(spec: str, articles: list[str], samples: int, temperature: float, seed: int = 0,
+                 new_tokens: int = 24) -> list[float]:
     """Mean gold of `samples` headlines per article sampled at `temperature` (one value per article)."""
     from rlhf_core.data.personas import get_persona
     from rlhf_core.evaluation.sampling import chunks, sample_headlines
@@ -165,7 +170,7 @@ def sampled_gold(spec: str, articles: list[str], samples: int, temperature: floa
 
     bundle, persona, golds = load_policy(spec, cache=False), get_persona("wire_editor"), []
     for i, part in enumerate(chunks(articles)):
-        for article, headlines in zip(part, sample_headlines(bundle, part, samples, 24, seed + i, temperature)):
+        for article, headlines in zip(part, sample_headlines(bundle, part, samples, new_tokens, seed + i, temperature)):
             golds.append(float(np.mean([persona.score(article, h) for h in headlines])))
     return golds
 
