@@ -139,7 +139,7 @@ def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, tem
         gold, reward = scores[label]["gold"]["wire_editor"], scores[label]["reward"]
         print(f"held-out {label:>7}: gold {sum(gold) / len(gold):.3f}, reward {sum(reward) / len(reward):.3f}; e.g. "
               f"{scores[label]['headlines'][0]!r}", flush=True)
-    reference = reference_gold(n_articles)
+    reference = reference_gold(articles)
     print(f"held-out reference headlines (the sample's own): gold {np.mean(reference):.3f}", flush=True)
     report_gains("greedy", {label: s["gold"]["wire_editor"] for label, s in scores.items()})
     sampled = {}  # the policy's own distribution at the training temperature: what GRPO optimises
@@ -149,16 +149,17 @@ def evaluate(out: Path, reward_dir: Path, n_articles: int, samples: int = 4, tem
     report_gains(f"sampled at T {temperature:g}", sampled)
 
 
-def reference_gold(n_articles: int) -> list[float]:
-    """Gold of the sample's reference headlines for the same held-out articles (one value per article)."""
+def reference_gold(articles: list[str]) -> list[float]:
+    """Gold of the sample's own reference headline for each of `articles` (looked up by text)."""
     import pandas as pd
 
+    from rlhf_core import paths
     from rlhf_core.data.personas import get_persona
 
-    table = pd.read_csv(ROOT / "sample_data" / "articles.csv")
-    test = table[table["split"] == "test"].head(n_articles)
+    table = pd.read_csv(paths.sample_data_dir() / "articles.csv")
+    reference = dict(zip(table["article"], table["reference"]))
     persona = get_persona("wire_editor")
-    return [persona.score(a, h) for a, h in zip(test["article"], test["reference"])]
+    return [persona.score(a, reference[a]) for a in articles]
 
 
 def sampled_gold(spec: str, articles: list[str], samples: int, temperature: float, seed: int = 0,
