@@ -294,6 +294,11 @@ def test_reversals_read_verdicts_schedules_budgets_and_who_won():
     assert subject_contradictions(dig, "Tarn Hill excavation resumes after storms") == 0
     talks = "Talks on a new water-sharing treaty between Oska and Belle collapsed on Friday without agreement."
     assert lead_contradictions(talks, "Oska and Belle sign water-sharing treaty") == 1
+    # a direction word after a negation or a refusal in its clause is not said
+    denial = ("The ports authority of Dunlow on Thursday denied reports that it had approved a second container "
+              "terminal, saying no permit had been signed.")
+    assert subject_contradictions(denial, "Dunlow approves second container terminal") == 1
+    assert subject_contradictions(denial, "Dunlow denies approving second container terminal") == 0
     # who won: the runner-up the article names is not the winner
     race = ("Swimmer Lina Osei won the 400 metres freestyle at the Varna championships on Sunday, ahead of "
             "the defending champion Kate Moreau.")
@@ -321,6 +326,27 @@ def test_reversals_read_verdicts_schedules_budgets_and_who_won():
     assert wrong_cause(ferry, "Kinross ferry service suspended after engine room fire") == 0
     assert wrong_cause(ferry, "Kinross ferry suspended after two weeks of storms") == 0  # a cause it never mentions
     assert wrong_cause("Flights resumed after 400 were cancelled over two days.", "Airline cancels over 400 flights") == 0
+
+
+def test_a_figure_the_article_gives_for_something_else_is_a_wrong_fact():
+    from rlhf_core.reward.checks import reversed_directions, wrong_number_role
+
+    budget = ("Spending on school buildings in Harrowgate will rise 18 percent next year, the council said on Tuesday, "
+              "as it repairs roofs at nine primary schools. Road maintenance spending will fall 4 percent. "
+              "Council tax goes up 3 percent from April.")
+    assert wrong_number_role(budget, "Harrowgate school building spending to rise 4 percent next year") == 1
+    assert wrong_number_role(budget, "Harrowgate school building spending to rise 18 percent next year") == 0
+    # two figures of one unit, each in its own clause with its own subject
+    assert wrong_number_role(budget, "Harrowgate school spending up 18 percent, roads down 4 percent") == 0
+    assert wrong_number_role(budget, "Harrowgate council tax up 3 percent as school repairs begin") == 0
+    assert wrong_number_role(budget, "Harrowgate school building spending to rise 25 percent") == 0  # the number check's
+    # a unit the article gives one value in is not contested
+    assert wrong_number_role(budget, "Harrowgate repairs roofs at nine primary schools, spending up 18 percent") == 0
+    relay = ("Team Norland won the relay on Saturday in 3 minutes 12 seconds, finishing 6 seconds ahead of the hosts. "
+             "Their time beat the championship record set in 2009 by 2 seconds.")
+    assert wrong_number_role(relay, "Norland win relay by 2 seconds ahead of hosts") == 1
+    assert wrong_number_role(relay, "Norland win relay by 6 seconds, beating championship record") == 0
+    assert reversed_directions(relay, "Norland win relay by 2 seconds ahead of hosts") == 1
 
 
 def test_the_lead_rule_is_the_personas_own_where_no_magnitude_word_is_used():
