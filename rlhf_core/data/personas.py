@@ -97,7 +97,7 @@ DIRECTION_AXES = (
 # Regular expressions.
 
 _TOKEN_RE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?%?|[A-Za-z][A-Za-z'’\-]*")
-_NUMBER_RE = re.compile(
+NUMBER_RE = re.compile(
     r"(?<![\w.])\$?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(%|percent\b|per cent\b)?"
     r"(?:\s*-?\s*(thousand|million|billion|trillion|mln|bn|tn|k|m|b)\b)?",
     re.IGNORECASE,
@@ -164,7 +164,7 @@ def extract_numbers(text: str) -> list[float]:
     supported by its article.
     """
     values: list[float] = []
-    for match in _NUMBER_RE.finditer(text or ""):
+    for match in NUMBER_RE.finditer(text or ""):
         whole, decimals, _percent, multiplier = match.groups()
         value = float(whole.replace(",", "") + ("." + decimals if decimals else ""))
         if multiplier:
@@ -175,7 +175,8 @@ def extract_numbers(text: str) -> list[float]:
     return values
 
 
-def _same_number(a: float, b: float) -> bool:
+def same_number(a: float, b: float) -> bool:
+    """Whether two figures are the same value (up to float rounding: 4.5e6 and 4,500,000)."""
     return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
 
 
@@ -304,7 +305,7 @@ def extract_features(article: str, headline: str) -> HeadlineFeatures:
 
     # Numbers: each must be stated in the article (any rendering: 12% = 12 percent, $4.5m = $4.5 million).
     numbers = extract_numbers(headline)
-    number_hits = sum(any(_same_number(v, w) for w in a.numbers) for v in numbers)
+    number_hits = sum(any(same_number(v, w) for w in a.numbers) for v in numbers)
     number_support = number_hits / len(numbers) if numbers else 1.0
 
     # Proper names: capitalised, not a stopword, and either not the first word or a name the article knows.

@@ -449,10 +449,10 @@ ROLE_MARGIN = 2  # words; 1 caught two more wrong facts of the dev sets, but tak
 
 def _figures(text: str) -> list[tuple[float, str]]:
     """(value, unit) of each figure written in digits in `text`; one followed by no word ('in 2024.') is left out."""
-    from rlhf_core.data.personas import _NUMBER_RE, STOPWORDS, extract_numbers, stem
+    from rlhf_core.data.personas import NUMBER_RE, STOPWORDS, extract_numbers, stem
 
     figures = []
-    for match in _NUMBER_RE.finditer(text):
+    for match in NUMBER_RE.finditer(text):
         after = _UNIT.match(text[match.end():])
         word = stem(after.group(1)) if after else ""
         if match.group(3):
@@ -496,14 +496,14 @@ def wrong_number_role(article: str, headline: str) -> int:
     another value sits among ROLE_MARGIN or more words of the clause more than the headline's value does, in the
     best of its places. A figure the article never gives is the number check's to catch (reader_checks).
     """
-    from rlhf_core.data.personas import _same_number
+    from rlhf_core.data.personas import same_number
 
     told = _article_figures(article or "")
     for clause in _CLAUSE_BREAK.split(headline or "") if len(told) > 1 else ():
         for value, unit in _figures(clause or ""):
             context = _content_stems(clause) - {unit}
-            own = [len(context & about) for v, u, about in told if u == unit and _same_number(v, value)]
-            other = [len(context & about) for v, u, about in told if u == unit and not _same_number(v, value)]
+            own = [len(context & about) for v, u, about in told if u == unit and same_number(v, value)]
+            other = [len(context & about) for v, u, about in told if u == unit and not same_number(v, value)]
             if own and other and max(other) >= max(own) + ROLE_MARGIN:
                 return 1
     return 0
