@@ -153,10 +153,18 @@ def _direction_sides() -> dict[str, tuple]:
     return sides
 
 
+@functools.lru_cache(maxsize=16)
+def stems_of(words: tuple[str, ...]) -> frozenset[str]:
+    """The stems of a word list of this module (REFUSALS, ROLE_WORDS, ...), made once per list."""
+    from rlhf_core.data.personas import stem
+
+    return frozenset(map(stem, words))
+
+
 # What takes back the direction words after it in a clause: a negation ('no contract had been signed', 'did not
 # rise'), or a refusal of what follows ('denied reports that it had agreed', 'refused to sign').
 NEGATIONS = frozenset("not no never nor".split())
-REFUSALS = "deny refuse reject fail block veto".split()
+REFUSALS = tuple("deny refuse reject fail block veto".split())
 
 
 def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
@@ -166,7 +174,7 @@ def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
     refusal in its clause is not said: 'denied that it had agreed' says 'denied', not 'agreed'."""
     from rlhf_core.data.personas import STOPWORDS, stem, tokenize
 
-    sides, refusals, mentions = _direction_sides(), _refusal_stems(), []
+    sides, refusals, mentions = _direction_sides(), stems_of(REFUSALS), []
     for clause in _CLAUSE_BREAK.split(outcome_phrases(text)):
         words = [t for t in tokenize(clause or "") if t[0].isalpha()]
         stems = [stem(t) for t in words]
@@ -177,14 +185,6 @@ def _direction_mentions(text: str, names: frozenset) -> list[tuple[tuple, set]]:
                 mentions.append((sides[s], about))
             taken_back = taken_back or word.lower() in NEGATIONS or word.lower().endswith("n't") or s in refusals
     return mentions
-
-
-@functools.lru_cache(maxsize=1)
-def _refusal_stems() -> frozenset[str]:
-    """The stems of REFUSALS, made once."""
-    from rlhf_core.data.personas import stem
-
-    return frozenset(map(stem, REFUSALS))
 
 
 def _names(tokens: list[str]) -> list[str]:
@@ -233,8 +233,8 @@ def lead_contradictions(article: str, headline: str) -> int:
 
 
 # Words that say who did what to whom between two names ('Tarrow to buy Pell', 'Abara joins Valmont from Ravens').
-ROLE_WORDS = """from by against over buy acquire sell merge sign join leave quit beat defeat oust succeed replace elect
-    appoint name hire fire sack sue accuse charge fine defend challenge pay""".split()
+ROLE_WORDS = tuple("""from by against over buy acquire sell merge sign join leave quit beat defeat oust succeed replace elect
+    appoint name hire fire sack sue accuse charge fine defend challenge pay""".split())
 _DATES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december""".split())
 
@@ -264,7 +264,7 @@ def swapped_roles(article: str, headline: str) -> int:
     """
     from rlhf_core.data.personas import stem, tokenize
 
-    roles = _role_stems()
+    roles = stems_of(ROLE_WORDS)
     tokens = tokenize(headline or "")
     spans = _name_spans(tokens)
     words = [{t.lower() for t in tokens[a:b]} for a, b in spans]
@@ -369,14 +369,6 @@ def _article_winners(article: str) -> tuple[dict[str, set[str]], frozenset[str]]
     return _winners(article, headline=False), frozenset(w for sentence in _lower_sentences(article) for w in sentence)
 
 
-@functools.lru_cache(maxsize=1)
-def _role_stems() -> frozenset[str]:
-    """The stems of ROLE_WORDS, made once."""
-    from rlhf_core.data.personas import stem
-
-    return frozenset(map(stem, ROLE_WORDS))
-
-
 @functools.lru_cache(maxsize=1024)
 def _lower_sentences(article: str) -> tuple[tuple[str, ...], ...]:
     """The article's sentences as lower-cased tokens, read once for all its headlines."""
@@ -441,10 +433,10 @@ def wrong_cause(article: str, headline: str) -> int:
 
 
 # A figure's unit: percent, money ('$4.10', '3.1 billion dollars') or the word after it ('41 seconds', '12,000 children').
-_MONEY = frozenset("dollar euro pound yen franc rupee".split())
+_MONEY = tuple("dollar euro pound yen franc rupee".split())
 _UNIT = re.compile(r"\s*(?:(?:a|an|the|of|more|extra|new|additional)\s+)*([A-Za-z]+)")  # '18 more seasons' -> seasons
 _SEGMENT_BREAK = re.compile(r";|\s[–—-]\s")  # 'demanding 6 per cent; the operator has offered 3.5 per cent'
-ROLE_MARGIN = 2  # words; 1 caught two more wrong facts of the dev sets, but takes one shared word for evidence
+ROLE_MARGIN = 2  # words; 1 also caught a wrong fact each of realstyle_dev and _holdout, but takes one shared word for evidence
 
 
 def _figures(text: str) -> list[tuple[float, str]]:
@@ -457,7 +449,7 @@ def _figures(text: str) -> list[tuple[float, str]]:
         word = stem(after.group(1)) if after else ""
         if match.group(3):
             unit = "percent"
-        elif "$" in match.group(0) or word in _money_stems():
+        elif "$" in match.group(0) or word in stems_of(_MONEY):
             unit = "money"
         elif after and after.group(1).lower() not in STOPWORDS:
             unit = word
@@ -465,14 +457,6 @@ def _figures(text: str) -> list[tuple[float, str]]:
             continue
         figures.append((extract_numbers(match.group(0))[0], unit))
     return figures
-
-
-@functools.lru_cache(maxsize=1)
-def _money_stems() -> frozenset[str]:
-    """The stems of _MONEY, made once."""
-    from rlhf_core.data.personas import stem
-
-    return frozenset(map(stem, _MONEY))
 
 
 @functools.lru_cache(maxsize=1024)
