@@ -18,7 +18,9 @@ three, written before any tuning against it, to see whether a change made for th
 read it, never tune on it); and two sets written later by two helpers that never saw the code or the other sets:
 bench/data/realstyle_dev2.csv (30 articles, wrong facts that number and name checks miss: verdicts, schedules,
 the runner-up named as the winner; for development) and bench/data/realstyle_holdout2.csv (24 articles, wrong
-facts of every kind; nobody working on the checks reads it: the bench prints only its figures).
+facts of every kind; nobody working on the checks reads it: the bench prints only its figures), and
+bench/data/realstyle_holdout3.csv (24 articles, written on 2026-12-03 by a third helper that saw no file of the
+repository, with nine kinds of wrong fact named in its brief; read by nobody, like holdout2).
 For each: Spearman, within-article pairwise accuracy, and
 the pairs by kind (accurate>clickbait, accurate>wrong_fact, clickbait>wrong_fact, ...), and under `teacher`
 the same figures for the wire editor persona itself, whose noisy stars the model learns from: what the
@@ -132,7 +134,8 @@ def spread(results: list[dict]) -> dict:
 BENCH_DATA = Path(__file__).resolve().parent / "data"
 REALSTYLE = {"realstyle": sample_data_dir() / "realstyle_headlines.csv",
              "realstyle_dev": BENCH_DATA / "realstyle_dev.csv", "realstyle_holdout": BENCH_DATA / "realstyle_holdout.csv",
-             "realstyle_dev2": BENCH_DATA / "realstyle_dev2.csv", "realstyle_holdout2": BENCH_DATA / "realstyle_holdout2.csv"}
+             "realstyle_dev2": BENCH_DATA / "realstyle_dev2.csv", "realstyle_holdout2": BENCH_DATA / "realstyle_holdout2.csv",
+             "realstyle_holdout3": BENCH_DATA / "realstyle_holdout3.csv"}
 
 
 def _with_styles(path: Path):
