@@ -1,6 +1,6 @@
 """SmolLM2-135M aligned on a laptop: LoRA SFT, then LoRA GRPO, within 10 minutes of training (prints; not a test).
 
-    python bench/bench_smollm2.py [--sft-steps N] [--grpo-steps N] [--minutes 10] [--articles 80] [--threads 2] [--seed S] [--out DIR]
+    python bench/bench_smollm2.py [--sft-steps N] [--grpo-steps N] [--minutes 10] [--articles 80] [--threads 2] [--seed S] [--set NAME=VALUE] [--out DIR]
 
 1. Reward model: quick mode (a linear head on frozen MiniLM) on the sample ratings + pairs (seconds).
 2. SFT of SmolLM2-135M-Instruct with LoRA on the sample's 320 expert demonstrations (the preset's
@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=80, help="held-out test articles to score")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="SFT's and GRPO's seed, and the held-out sampling's")
-    parser.add_argument("--set", action="append", default=[], help="GRPO setting name=value (repeatable)")
+    parser.add_argument("--set", action="append", default=[],
+                        help="GRPO setting name=value (repeatable; generation.temperature=1.0 for a sampling setting)")
     parser.add_argument("--out", default="")
     parser.add_argument("--evaluate-only", action="store_true", help="score the runs already in --out (sft/, grpo/, reward/)")
     args = parser.parse_args()
@@ -100,10 +101,14 @@ def main() -> None:
     train_until("SFT", train_policy("sft", sft_cfg, "smollm2", None, demos, out / "sft"), deadline)
     sft = str(out / "sft" / "final")
 
-    extra = {}
-    for item in args.set:
+    extra: dict = {}
+    for item in args.set:  # 'lr=5e-5', or a sampling setting: 'generation.temperature=1.0'
         name, value = item.split("=", 1)
-        extra[name] = float(value) if any(c in value for c in ".e") else int(value)
+        number = float(value) if any(c in value for c in ".e") else int(value)
+        if name.startswith("generation."):
+            extra.setdefault("generation", {})[name.split(".", 1)[1]] = number
+        else:
+            extra[name] = number
     grpo_values = {"sample_every": 0, "probe_articles": 0, "seed": args.seed, **extra} | ({"steps": args.grpo_steps} if args.grpo_steps else {})
     grpo_cfg = make_config("grpo", sft, **grpo_values)
     print(f"GRPO settings: lr {grpo_cfg.lr}, beta {grpo_cfg.beta}, {grpo_cfg.prompts_per_step} articles x "
