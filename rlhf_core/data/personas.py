@@ -156,6 +156,13 @@ def stem(word: str) -> str:
     return word[:6]
 
 
+def number_value(match: re.Match) -> float:
+    """The value of one NUMBER_RE match: '$4.5 million' -> 4.5e6, '1,200' -> 1200, '12%' -> 12."""
+    whole, decimals, _percent, multiplier = match.groups()
+    value = float(whole.replace(",", "") + ("." + decimals if decimals else ""))
+    return value * MULTIPLIERS[multiplier.lower()] if multiplier else value
+
+
 def extract_numbers(text: str) -> list[float]:
     """Numeric values mentioned in `text`: '$4.5 million' -> 4.5e6, '12%' / '12 percent' -> 12, 'three' -> 3.
 
@@ -163,13 +170,7 @@ def extract_numbers(text: str) -> list[float]:
     understood; years and scores are just numbers. Used to check that a headline's numbers are
     supported by its article.
     """
-    values: list[float] = []
-    for match in NUMBER_RE.finditer(text or ""):
-        whole, decimals, _percent, multiplier = match.groups()
-        value = float(whole.replace(",", "") + ("." + decimals if decimals else ""))
-        if multiplier:
-            value *= MULTIPLIERS[multiplier.lower()]
-        values.append(value)
+    values = [number_value(match) for match in NUMBER_RE.finditer(text or "")]
     for match in _NUMBER_WORD_RE.finditer(text or ""):
         values.append(float(NUMBER_WORDS[match.group(1).lower()]))
     return values

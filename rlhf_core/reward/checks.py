@@ -441,7 +441,7 @@ ROLE_MARGIN = 2  # words; 1 also caught a wrong fact each of realstyle_dev and _
 
 def _figures(text: str) -> list[tuple[float, str]]:
     """(value, unit) of each figure written in digits in `text`; one followed by no word ('in 2024.') is left out."""
-    from rlhf_core.data.personas import NUMBER_RE, STOPWORDS, extract_numbers, stem
+    from rlhf_core.data.personas import NUMBER_RE, STOPWORDS, number_value, stem
 
     figures = []
     for match in NUMBER_RE.finditer(text):
@@ -455,7 +455,7 @@ def _figures(text: str) -> list[tuple[float, str]]:
             unit = word
         else:
             continue
-        figures.append((extract_numbers(match.group(0))[0], unit))
+        figures.append((number_value(match), unit))
     return figures
 
 
